@@ -1,0 +1,11 @@
+# tresor_unit_test(NAME SOURCES... LIBS libs...)
+# Each module registers its own GoogleTest binary so modules build and test independently.
+function(tresor_unit_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 600)
+  add_dependencies(unit_tests ${name})
+endfunction()

@@ -1,0 +1,57 @@
+#include "common/random.h"
+
+#include <openssl/rand.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/encoding.h"
+
+namespace tresor {
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), int(n)) != 1) {
+    std::fprintf(stderr, "fatal: RAND_bytes failed\n");
+    std::abort();
+  }
+  return out;
+}
+
+std::string RandomBase62(size_t n) {
+  static constexpr char kAlpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) {
+    std::string buf = RandomBytes(n * 2);
+    for (unsigned char c : buf) {
+      if (c >= 248) continue;  // 248 = 62*4: reject to stay uniform
+      out += kAlpha[c % 62];
+      if (out.size() == n) break;
+    }
+  }
+  return out;
+}
+
+std::string NewUUID() {
+  std::string b = RandomBytes(16);
+  b[6] = char((uint8_t(b[6]) & 0x0f) | 0x40);
+  b[8] = char((uint8_t(b[8]) & 0x3f) | 0x80);
+  std::string h = HexEncode(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+         h.substr(20, 12);
+}
+
+uint64_t RandomUint64(uint64_t bound) {
+  if (bound <= 1) return 0;
+  uint64_t limit = UINT64_MAX - (UINT64_MAX % bound);
+  for (;;) {
+    std::string b = RandomBytes(8);
+    uint64_t v = 0;
+    for (unsigned char c : b) v = (v << 8) | c;
+    if (v < limit) return v % bound;
+  }
+}
+
+}  // namespace tresor

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include "common/duration.h"
+#include "common/encoding.h"
+#include "common/random.h"
+#include "common/strings.h"
+
+namespace tresor {
+
+TEST(Encoding, HexRoundTrip) {
+  EXPECT_EQ(HexEncode("\x01\xab\xff"), "01abff");
+  EXPECT_EQ(*HexDecode("01ABff"), "\x01\xab\xff");
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(Encoding, Base64Rfc4648Vectors) {
+  const char* plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char* enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(Base64Encode(plain[i]), enc[i]);
+    EXPECT_EQ(*Base64Decode(enc[i]), plain[i]);
+  }
+  EXPECT_FALSE(Base64Decode("Zm9vYg").has_value());
+  EXPECT_EQ(*Base64Decode("Zm9vYg", true), "foob");
+  EXPECT_FALSE(Base64Decode("Zm9v!!==").has_value());
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_EQ(*Base64UrlDecode("-_8"), "\xfb\xff");
+}
+
+TEST(Duration, ParsesGoAndSeconds) {
+  EXPECT_EQ(*ParseDurationSeconds("3600"), 3600);
+  EXPECT_EQ(*ParseDurationSeconds("10m"), 600);
+  EXPECT_EQ(*ParseDurationSeconds("1h30m"), 5400);
+  EXPECT_EQ(*ParseDurationSeconds("768h"), 2764800);
+  EXPECT_EQ(*ParseDurationSeconds("1.5h"), 5400);
+  EXPECT_FALSE(ParseDurationSeconds("ten").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("-5s").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("").has_value());
+  EXPECT_EQ(*ParseDurationJson(nlohmann::json(42)), 42);
+}
+
+TEST(Duration, HumanisesLikeTheCli) {
+  EXPECT_EQ(HumanDuration(0), "0s");
+  EXPECT_EQ(HumanDuration(600), "10m");
+  EXPECT_EQ(HumanDuration(3599), "59m59s");
+  EXPECT_EQ(HumanDuration(3600), "1h");
+  EXPECT_EQ(HumanDuration(2764800), "768h");
+  EXPECT_EQ(HumanDuration(5400), "1h30m");
+  EXPECT_EQ(GoDurationString(5400), "1h30m0s");
+}
+
+TEST(Duration, Rfc3339RoundTrip) {
+  auto t = ParseRFC3339("2023-04-01T10:00:00.123456789Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatRFC3339Nano(*t), "2023-04-01T10:00:00.123456789Z");
+  EXPECT_FALSE(ParseRFC3339("yesterday").has_value());
+}
+
+TEST(Random, Base62AndUuid) {
+  std::string s = RandomBase62(24);
+  EXPECT_EQ(s.size(), 24u);
+  for (char c : s) EXPECT_TRUE(isalnum(static_cast<unsigned char>(c)));
+  EXPECT_NE(RandomBase62(24), s);
+  std::string u = NewUUID();
+  EXPECT_EQ(u.size(), 36u);
+  EXPECT_EQ(u[14], '4');
+}
+
+TEST(Strings, GenericName) {
+  EXPECT_TRUE(IsGenericName("my-role.v1"));
+  EXPECT_TRUE(IsGenericName("a"));
+  EXPECT_FALSE(IsGenericName("-a"));
+  EXPECT_FALSE(IsGenericName("a/b"));
+  EXPECT_FALSE(IsGenericName(""));
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+}
+
+}  // namespace tresor
