@@ -51,6 +51,15 @@ class LmdbStore {
   // to "meta"; committed durably (fsync unless no_sync). All or nothing.
   Status Write(const std::vector<TxnOp>& ops,
                const std::vector<std::pair<std::string, std::string>>& meta = {});
+  // Like Write, for several independent op lists applied in order in one transaction (one
+  // fsync); used for group commit. A failure fails the whole transaction.
+  Status WriteMany(const std::vector<const std::vector<TxnOp>*>& groups,
+                   const std::vector<std::pair<std::string, std::string>>& meta = {});
+  // Ok if `key` can be stored (non-empty, at most max_key_size() bytes), else
+  // InvalidRequest. Write checks this itself; exposed so callers can refuse early.
+  Status CheckKey(std::string_view key) const;
+  size_t max_key_size() const;
+
   // Value of `key` in "meta", or nullopt.
   Result<std::optional<std::string>> GetMeta(std::string_view key);
 
