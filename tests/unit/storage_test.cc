@@ -531,6 +531,52 @@ TEST(FileStorageTest, ShutdownDrainsQueuedWrites) {
   EXPECT_EQ((*fs)->List("d/")->size(), 8u);
 }
 
+TEST(FileStorageTest, FullStoreFailsBatchCleanlyAndRecovers) {
+  TempDir tmp;
+  FileStorageOptions o;
+  o.path = tmp.path();
+  o.no_sync = true;
+  o.map_size = 2 << 20;  // 2 MiB: fills up quickly
+  auto fs = FileStorage::Open(o);
+  ASSERT_TRUE(fs.ok());
+  const std::string value(16 << 10, 'f');
+  std::atomic<int> full{0}, other{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> acked(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        std::string k = "f/" + std::to_string(t) + "/" + std::to_string(i);
+        Status st = (*fs)->Put(k, value);
+        if (st.ok()) {
+          acked[t].push_back(k);
+        } else if (st.code() == Code::kIOError) {
+          ++full;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(full.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  size_t total = 0;
+  for (auto& keys : acked) {
+    for (auto& k : keys) ASSERT_TRUE((*fs)->Get(k)->has_value()) << k;
+    total += keys.size();
+  }
+  EXPECT_EQ(total + static_cast<size_t>(full.load()), 400u);
+  auto listed = (*fs)->List("f/0/");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), acked[0].size());  // failed writes left nothing behind
+  // Freeing space makes the store writable again.
+  for (auto& keys : acked) {
+    for (auto& k : keys) ASSERT_TRUE((*fs)->Delete(k).ok());
+  }
+  EXPECT_TRUE((*fs)->Put("after", value).ok());
+}
+
 // A child process writes through FileStorage from many threads and reports each
 // acknowledged key through a pipe; the parent kills it with SIGKILL mid-stream, reopens the
 // directory and requires every acknowledged key to be there with its value.
