@@ -1,0 +1,30 @@
+// Message digests, HMAC and HKDF (OpenSSL EVP underneath). Outputs are raw bytes; encode
+// with common/encoding.h. Pure functions; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace tresor::crypto {
+
+enum class HashAlg { kSha1, kSha224, kSha256, kSha384, kSha512 };
+
+size_t HashSize(HashAlg alg);  // output bytes
+
+std::string Digest(HashAlg alg, std::string_view data);
+std::string Hmac(HashAlg alg, std::string_view key, std::string_view data);
+
+inline std::string Sha256(std::string_view data) { return Digest(HashAlg::kSha256, data); }
+inline std::string Sha512(std::string_view data) { return Digest(HashAlg::kSha512, data); }
+inline std::string HmacSha256(std::string_view key, std::string_view data) {
+  return Hmac(HashAlg::kSha256, key, data);
+}
+
+// RFC 5869 HKDF-SHA256 (extract then expand) giving `length` bytes (at most 255*32).
+// Use distinct `info` strings to derive independent per-purpose keys from one secret.
+Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t length);
+
+}  // namespace tresor::crypto
