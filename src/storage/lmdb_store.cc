@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include "storage/list_children.h"
 
@@ -40,6 +42,17 @@ Status MakeDirs(const std::string& dir) {
 
 constexpr size_t kMaxPooledReaders = 64;
 
+// LMDB forbids opening one env twice in a process (closing either drops the other's
+// locks), so Open refuses a file that is already open here. Guarded by OpenFilesMu().
+std::mutex& OpenFilesMu() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& OpenFiles() {
+  static std::set<std::string> files;
+  return files;
+}
+
 }  // namespace
 
 struct LmdbStore::Impl {
@@ -47,6 +60,7 @@ struct LmdbStore::Impl {
   MDB_dbi data = 0;
   MDB_dbi meta = 0;
   size_t max_key = 0;
+  std::string registered;  // entry in OpenFiles() to remove on close, if any
 
   std::mutex pool_mu;
   std::vector<MDB_txn*> pool;  // reset read txns ready for mdb_txn_renew; guarded by pool_mu
@@ -54,6 +68,10 @@ struct LmdbStore::Impl {
   ~Impl() {
     for (MDB_txn* t : pool) mdb_txn_abort(t);
     if (env) mdb_env_close(env);
+    if (!registered.empty()) {
+      std::lock_guard lock(OpenFilesMu());
+      OpenFiles().erase(registered);
+    }
   }
 
   // A read txn borrowed from the pool for the duration of one call.
@@ -166,6 +184,17 @@ LmdbStore::~LmdbStore() = default;
 Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(const std::string& dir, const LmdbOptions& opts) {
   RETURN_IF_ERROR(MakeDirs(dir));
   auto impl = std::make_unique<Impl>();
+  std::string path = dir + "/" + opts.file_name;
+  {
+    char* real = realpath(dir.c_str(), nullptr);
+    std::string id = (real ? std::string(real) : dir) + "/" + opts.file_name;
+    free(real);
+    std::lock_guard lock(OpenFilesMu());
+    if (!OpenFiles().insert(id).second) {
+      return Status::InvalidRequest("storage file is already open in this process: " + path);
+    }
+    impl->registered = id;
+  }
   int rc = mdb_env_create(&impl->env);
   if (rc != MDB_SUCCESS) {
     impl->env = nullptr;
@@ -177,7 +206,6 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(const std::string& dir, const
   // for a large worker pool.
   if ((rc = mdb_env_set_maxreaders(impl->env, 1024)) != MDB_SUCCESS) return LmdbError("set maxreaders", rc);
   unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (opts.no_sync ? MDB_NOSYNC : 0);
-  std::string path = dir + "/" + opts.file_name;
   if ((rc = mdb_env_open(impl->env, path.c_str(), flags, 0600)) != MDB_SUCCESS) {
     return Status::IOError("cannot open storage file " + path + ": " + mdb_strerror(rc));
   }

@@ -37,6 +37,7 @@ struct LmdbOptions {
 class LmdbStore {
  public:
   // Opens (creating if needed) the store in `dir`; creates `dir` with mode 0700 if absent.
+  // A file already open in this process is refused (LMDB cannot share an env that way).
   static Result<std::unique_ptr<LmdbStore>> Open(const std::string& dir, const LmdbOptions& opts);
   ~LmdbStore();
   LmdbStore(const LmdbStore&) = delete;

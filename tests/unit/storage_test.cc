@@ -338,6 +338,18 @@ TEST(LmdbStoreTest, CreatesDirectoryPrivate) {
   EXPECT_EQ(st.st_mode & 0077, 0u);
 }
 
+TEST(LmdbStoreTest, RefusesSecondOpenInProcess) {
+  TempDir tmp;
+  auto a = LmdbStore::Open(tmp.path(), FastOpts());
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(LmdbStore::Open(tmp.path() + "/.", FastOpts()).ok());
+  LmdbOptions other = FastOpts();
+  other.file_name = "other.mdb";
+  EXPECT_TRUE(LmdbStore::Open(tmp.path(), other).ok());  // a different file in the same dir is fine
+  a->reset();
+  EXPECT_TRUE(LmdbStore::Open(tmp.path(), FastOpts()).ok());
+}
+
 TEST(LmdbStoreTest, MetaWrittenWithData) {
   TempDir tmp;
   auto s = LmdbStore::Open(tmp.path(), FastOpts());
