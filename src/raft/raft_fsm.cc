@@ -1,0 +1,536 @@
+#include "raft/raft_fsm.h"
+
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "raft/raft_shim.h"
+
+namespace tresor::raft {
+
+namespace {
+
+constexpr char kMetaIndex[] = "raft/applied_index";
+constexpr char kMetaTerm[] = "raft/applied_term";
+constexpr char kMetaNodes[] = "raft/nodes";
+constexpr char kSnapMagic[8] = {'T', 'R', 'S', 'N', 'A', 'P', '0', '1'};
+
+constexpr uint8_t kMagic = 0x54;
+constexpr uint8_t kVersion = 1;
+enum EntryKind : uint8_t { kData = 1, kRegister = 2, kRemoved = 3 };
+
+void PutU32(std::string* s, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; i++) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  s->append(b, 4);
+}
+void PutU64(std::string* s, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; i++) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  s->append(b, 8);
+}
+void PutBytes(std::string* s, std::string_view v) {
+  PutU32(s, static_cast<uint32_t>(v.size()));
+  s->append(v);
+}
+
+// Bounds-checked little-endian reader.
+class Reader {
+ public:
+  explicit Reader(std::string_view d) : d_(d) {}
+  bool U8(uint8_t* v) {
+    if (d_.size() < 1) return false;
+    *v = static_cast<uint8_t>(d_[0]);
+    d_.remove_prefix(1);
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    if (d_.size() < 4) return false;
+    uint32_t r = 0;
+    for (int i = 0; i < 4; i++) r |= static_cast<uint32_t>(static_cast<uint8_t>(d_[i])) << (8 * i);
+    *v = r;
+    d_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (d_.size() < 8) return false;
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++) r |= static_cast<uint64_t>(static_cast<uint8_t>(d_[i])) << (8 * i);
+    *v = r;
+    d_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(std::string_view* v) {
+    uint32_t n;
+    if (!U32(&n) || d_.size() < n) return false;
+    *v = d_.substr(0, n);
+    d_.remove_prefix(n);
+    return true;
+  }
+  bool Raw(size_t n, std::string_view* v) {
+    if (d_.size() < n) return false;
+    *v = d_.substr(0, n);
+    d_.remove_prefix(n);
+    return true;
+  }
+  bool empty() const { return d_.empty(); }
+
+ private:
+  std::string_view d_;
+};
+
+std::string Header(EntryKind kind, uint64_t term, uint32_t count) {
+  std::string s;
+  s.push_back(static_cast<char>(kMagic));
+  s.push_back(static_cast<char>(kVersion));
+  s.push_back(static_cast<char>(kind));
+  s.push_back(0);
+  PutU64(&s, term);
+  PutU32(&s, count);
+  return s;
+}
+
+// A decoded entry: either groups of data ops or a registry change.
+struct Decoded {
+  EntryKind kind = kData;
+  uint64_t term = 0;
+  std::vector<std::vector<TxnOp>> groups;
+  uint64_t raft_id = 0;
+  std::string node_id;
+};
+
+bool DecodeEntry(std::string_view data, Decoded* out) {
+  Reader r(data);
+  uint8_t magic, version, kind, pad;
+  uint32_t count;
+  if (!r.U8(&magic) || !r.U8(&version) || !r.U8(&kind) || !r.U8(&pad) || !r.U64(&out->term) ||
+      !r.U32(&count))
+    return false;
+  if (magic != kMagic || version != kVersion) return false;
+  out->kind = static_cast<EntryKind>(kind);
+  switch (kind) {
+    case kData:
+      out->groups.resize(count);
+      for (uint32_t g = 0; g < count; g++) {
+        uint32_t nops;
+        if (!r.U32(&nops)) return false;
+        auto& ops = out->groups[g];
+        ops.reserve(nops);
+        for (uint32_t i = 0; i < nops; i++) {
+          uint8_t k;
+          std::string_view key, value;
+          if (!r.U8(&k) || !r.Bytes(&key) || !r.Bytes(&value) || k > 1) return false;
+          ops.push_back(TxnOp{k == 0 ? TxnOp::Kind::kPut : TxnOp::Kind::kDelete, std::string(key),
+                              std::string(value)});
+        }
+      }
+      return r.empty();
+    case kRegister: {
+      std::string_view name;
+      if (!r.U64(&out->raft_id) || !r.Bytes(&name)) return false;
+      out->node_id = std::string(name);
+      return r.empty();
+    }
+    case kRemoved:
+      return r.U64(&out->raft_id) && r.empty();
+    default:
+      return false;
+  }
+}
+
+std::map<uint64_t, NodeRecord> ParseRegistry(std::string_view json) {
+  std::map<uint64_t, NodeRecord> reg;
+  auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return reg;
+  for (auto& [k, v] : j.items()) {
+    if (!v.is_object()) continue;
+    uint64_t id = std::strtoull(k.c_str(), nullptr, 16);
+    NodeRecord rec;
+    rec.node_id = v.value("node_id", "");
+    rec.removed = v.value("removed", false);
+    reg[id] = std::move(rec);
+  }
+  return reg;
+}
+
+std::string Hex64(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+// Growable buffer in raft-owned memory (snapshots are handed to libraft as is).
+class RaftBuf {
+ public:
+  ~RaftBuf() { tr_raft_free(p_); }
+  bool Append(const void* d, size_t n) {
+    if (len_ + n > cap_) {
+      size_t cap = cap_ ? cap_ : 1 << 20;
+      while (cap < len_ + n) cap *= 2;
+      void* p = tr_raft_realloc(p_, cap);
+      if (p == nullptr) return false;
+      p_ = static_cast<char*>(p);
+      cap_ = cap;
+    }
+    std::memcpy(p_ + len_, d, n);
+    len_ += n;
+    return true;
+  }
+  bool U32(uint32_t v) {
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++) b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
+    return Append(b, 4);
+  }
+  bool U64(uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
+    return Append(b, 8);
+  }
+  bool Bytes(std::string_view v) { return U32(static_cast<uint32_t>(v.size())) && Append(v.data(), v.size()); }
+  void* Release(size_t* len) {
+    *len = len_;
+    void* p = p_;
+    p_ = nullptr;
+    return p;
+  }
+
+ private:
+  char* p_ = nullptr;
+  size_t len_ = 0, cap_ = 0;
+};
+
+uint64_t ParseU64(const std::optional<std::string>& s) {
+  return s ? std::strtoull(s->c_str(), nullptr, 10) : 0;
+}
+
+}  // namespace
+
+uint64_t RaftIdFor(std::string_view node_id) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(node_id.data()), node_id.size(), md);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | md[i];
+  v &= 0x7fffffffffffffffULL;  // keep ids printable as signed too
+  return v == 0 ? 1 : v;
+}
+
+std::string EncodeGroup(const std::vector<TxnOp>& ops) {
+  size_t n = 4;
+  for (const auto& op : ops) n += 9 + op.key.size() + op.value.size();
+  std::string s;
+  s.reserve(n);
+  PutU32(&s, static_cast<uint32_t>(ops.size()));
+  for (const auto& op : ops) {
+    s.push_back(op.kind == TxnOp::Kind::kPut ? 0 : 1);
+    PutBytes(&s, op.key);
+    PutBytes(&s, op.kind == TxnOp::Kind::kPut ? std::string_view(op.value) : std::string_view());
+  }
+  return s;
+}
+
+std::string EncodeDataEntry(uint64_t term, const std::vector<const std::string*>& groups) {
+  std::string s = Header(kData, term, static_cast<uint32_t>(groups.size()));
+  size_t n = s.size();
+  for (const auto* g : groups) n += g->size();
+  s.reserve(n);
+  for (const auto* g : groups) s.append(*g);
+  return s;
+}
+
+std::string EncodeRegisterEntry(uint64_t term, uint64_t raft_id, std::string_view node_id) {
+  std::string s = Header(kRegister, term, 0);
+  PutU64(&s, raft_id);
+  PutBytes(&s, node_id);
+  return s;
+}
+
+void SetEntryTerm(std::string* entry, uint64_t term) {
+  if (entry->size() < kEntryHeaderSize) return;
+  for (int i = 0; i < 8; i++) (*entry)[4 + i] = static_cast<char>((term >> (8 * i)) & 0xff);
+}
+
+std::string EncodeRemovedEntry(uint64_t term, uint64_t raft_id) {
+  std::string s = Header(kRemoved, term, 0);
+  PutU64(&s, raft_id);
+  return s;
+}
+
+// ---- RaftFsm -------------------------------------------------------------------------
+
+RaftFsm::RaftFsm(LmdbStore* store) : store_(store) {}
+
+Result<std::unique_ptr<RaftFsm>> RaftFsm::Open(LmdbStore* store) {
+  std::unique_ptr<RaftFsm> f(new RaftFsm(store));
+  ASSIGN_OR_RETURN(auto idx, store->GetMeta(kMetaIndex));
+  ASSIGN_OR_RETURN(auto term, store->GetMeta(kMetaTerm));
+  ASSIGN_OR_RETURN(auto nodes, store->GetMeta(kMetaNodes));
+  f->durable_ = f->enqueued_ = ParseU64(idx);
+  f->durable_term_ = ParseU64(term);
+  if (nodes) f->registry_ = ParseRegistry(*nodes);
+  f->writer_ = std::thread([p = f.get()] { p->WriterLoop(); });
+  return f;
+}
+
+RaftFsm::~RaftFsm() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  capture_.reset();
+  // Anyone still waiting will never see their index applied here.
+  std::multimap<uint64_t, std::function<void(const Status&)>> w;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    w.swap(waiters_);
+  }
+  Status st = Status::Unavailable("raft state machine closed before the entry was applied");
+  for (auto& [i, fn] : w) fn(st);
+}
+
+std::string RaftFsm::RegistryJson(const std::map<uint64_t, NodeRecord>& reg) const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [id, rec] : reg) j[Hex64(id)] = {{"node_id", rec.node_id}, {"removed", rec.removed}};
+  return j.dump();
+}
+
+int RaftFsm::ApplyEntry(uint64_t index, std::string_view data) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!failure_.ok()) return TR_RAFT_IOERR;
+  if (index <= enqueued_) {  // already in LMDB (log replay after restart)
+    entries_skipped_++;
+    return 0;
+  }
+  enqueued_ = index;
+  queue_.push_back(Pending{index, std::string(data)});
+  l.unlock();
+  cv_.notify_all();
+  return 0;
+}
+
+void RaftFsm::Fail(const Status& st) {
+  std::multimap<uint64_t, std::function<void(const Status&)>> w;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (failure_.ok()) failure_ = st;
+    w.swap(waiters_);
+  }
+  LOG_ERROR("raft state machine stopped: {}", st.ToString());
+  for (auto& [i, fn] : w) fn(st);
+  cv_.notify_all();
+}
+
+void RaftFsm::WriterLoop() {
+  for (;;) {
+    std::deque<Pending> batch;
+    std::map<uint64_t, NodeRecord> reg;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_ and drained
+      batch.swap(queue_);
+      reg = registry_;
+    }
+    // Decode everything, then one LMDB transaction for the whole batch.
+    std::vector<Decoded> decoded(batch.size());
+    std::vector<const std::vector<TxnOp>*> groups;
+    bool reg_changed = false;
+    Status st;
+    uint64_t last_term = 0;
+    for (size_t i = 0; i < batch.size(); i++) {
+      if (!DecodeEntry(batch[i].data, &decoded[i])) {
+        st = Status::Corruption("raft entry " + std::to_string(batch[i].index) + " is malformed");
+        break;
+      }
+      auto& d = decoded[i];
+      last_term = d.term;
+      switch (d.kind) {
+        case kData:
+          for (const auto& g : d.groups) groups.push_back(&g);
+          break;
+        case kRegister:
+          reg[d.raft_id] = NodeRecord{d.node_id, false};
+          reg_changed = true;
+          break;
+        case kRemoved:
+          reg[d.raft_id].removed = true;
+          reg_changed = true;
+          break;
+      }
+    }
+    uint64_t last = batch.back().index;
+    if (st.ok()) {
+      std::vector<std::pair<std::string, std::string>> meta = {
+          {kMetaIndex, std::to_string(last)}, {kMetaTerm, std::to_string(last_term)}};
+      if (reg_changed) meta.emplace_back(kMetaNodes, RegistryJson(reg));
+      st = store_->WriteMany(groups, meta);
+    }
+    if (!st.ok()) {
+      Fail(st);
+      continue;  // keep draining the queue so Drain() returns; entries are rejected
+    }
+    std::vector<std::function<void(const Status&)>> ready;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!failure_.ok()) continue;
+      durable_ = last;
+      durable_term_ = last_term;
+      entries_applied_ += batch.size();
+      if (reg_changed) registry_ = std::move(reg);
+      auto end = waiters_.upper_bound(durable_);
+      for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+      waiters_.erase(waiters_.begin(), end);
+    }
+    cv_.notify_all();
+    Status ok;
+    for (auto& fn : ready) fn(ok);
+  }
+}
+
+void RaftFsm::Drain() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return !failure_.ok() || durable_ >= enqueued_; });
+}
+
+void RaftFsm::WhenApplied(uint64_t index, std::function<void(const Status&)> done) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!failure_.ok()) {
+    Status st = failure_;
+    l.unlock();
+    done(st);
+    return;
+  }
+  if (durable_ >= index) {
+    l.unlock();
+    done(Status::Ok());
+    return;
+  }
+  waiters_.emplace(index, std::move(done));
+}
+
+uint64_t RaftFsm::applied_index() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return durable_;
+}
+uint64_t RaftFsm::snapshot_index() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return snapshot_index_;
+}
+Status RaftFsm::failure() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return failure_;
+}
+std::optional<NodeRecord> RaftFsm::Node(uint64_t raft_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = registry_.find(raft_id);
+  if (it == registry_.end()) return std::nullopt;
+  return it->second;
+}
+
+int RaftFsm::Capture() {
+  // The snapshot must contain every entry libraft has applied: wait for the writer.
+  Drain();
+  if (!failure().ok()) return TR_RAFT_IOERR;
+  capture_.reset();
+  auto snap = store_->BeginSnapshot();
+  if (!snap.ok()) {
+    LOG_ERROR("raft snapshot: {}", snap.status().ToString());
+    return TR_RAFT_IOERR;
+  }
+  capture_ = std::move(snap).value();
+  return 0;
+}
+
+int RaftFsm::Serialize(void** buf, size_t* len) {
+  if (!capture_) return TR_RAFT_INVALID;
+  std::unique_ptr<LmdbStore::Snapshot> snap = std::move(capture_);
+  auto idx = snap->GetMeta(kMetaIndex);
+  auto term = snap->GetMeta(kMetaTerm);
+  auto nodes = snap->GetMeta(kMetaNodes);
+  if (!idx.ok() || !term.ok() || !nodes.ok()) return TR_RAFT_IOERR;
+  RaftBuf b;
+  uint64_t index = ParseU64(*idx);
+  bool ok = b.Append(kSnapMagic, sizeof kSnapMagic) && b.U64(index) && b.U64(ParseU64(*term)) &&
+            b.Bytes(nodes->value_or(""));
+  if (!ok) return TR_RAFT_NOMEM;
+  Status st = snap->ForEach([&](std::string_view k, std::string_view v) {
+    if (!b.Bytes(k) || !b.Bytes(v)) return Status::Internal("out of memory");
+    return Status::Ok();
+  });
+  snap.reset();  // data copied: release the read transaction now
+  if (!st.ok()) {
+    LOG_ERROR("raft snapshot: {}", st.ToString());
+    return TR_RAFT_IOERR;
+  }
+  *buf = b.Release(len);
+  std::lock_guard<std::mutex> l(mu_);
+  snapshot_index_ = index;
+  return 0;
+}
+
+void RaftFsm::Finalize(void* buf) {
+  capture_.reset();
+  tr_raft_free(buf);
+}
+
+int RaftFsm::Restore(std::string_view data) {
+  Reader r(data);
+  std::string_view magic, nodes;
+  uint64_t index, term;
+  if (!r.Raw(sizeof kSnapMagic, &magic) || std::memcmp(magic.data(), kSnapMagic, sizeof kSnapMagic) != 0 ||
+      !r.U64(&index) || !r.U64(&term) || !r.Bytes(&nodes)) {
+    LOG_ERROR("raft snapshot restore: malformed snapshot");
+    return TR_RAFT_MALFORMED;
+  }
+  Drain();
+  if (!failure().ok()) return TR_RAFT_IOERR;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (index <= durable_) {
+      // What we have is at least as new (restart: the snapshot is older than LMDB).
+      if (snapshot_index_ < index) snapshot_index_ = index;
+      return 0;
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> meta = {
+      {kMetaIndex, std::to_string(index)}, {kMetaTerm, std::to_string(term)}};
+  if (!nodes.empty()) meta.emplace_back(kMetaNodes, std::string(nodes));
+  bool bad = false;
+  Status st = store_->ReplaceAll(
+      [&](std::string* k, std::string* v) -> Result<bool> {
+        if (r.empty()) return false;
+        std::string_view ks, vs;
+        if (!r.Bytes(&ks) || !r.Bytes(&vs)) {
+          bad = true;
+          return Status::Corruption("malformed raft snapshot");
+        }
+        k->assign(ks);
+        v->assign(vs);
+        return true;
+      },
+      meta);
+  if (!st.ok()) {
+    LOG_ERROR("raft snapshot restore: {}", st.ToString());
+    return bad ? TR_RAFT_MALFORMED : TR_RAFT_IOERR;
+  }
+  std::vector<std::function<void(const Status&)>> ready;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    durable_ = enqueued_ = index;
+    durable_term_ = term;
+    snapshot_index_ = index;
+    registry_ = ParseRegistry(nodes);
+    auto end = waiters_.upper_bound(durable_);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  LOG_INFO("raft: restored snapshot at index {}", index);
+  for (auto& fn : ready) fn(Status::Ok());
+  return 0;
+}
+
+}  // namespace tresor::raft

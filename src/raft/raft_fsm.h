@@ -1,0 +1,116 @@
+// RaftFsm: the raft state machine, kept in an LmdbStore, plus the entry / snapshot codecs.
+//
+// Entries carry batches of TxnOps (or node-registry updates). Applying an entry only
+// hands it to a writer thread; the writer commits every entry it has in one LMDB write
+// transaction (group commit across entries) together with the applied index and term, so
+// after a restart entries at or below the stored index are skipped, and a snapshot older
+// than the stored state is not restored. WhenApplied() tells a caller once an index is in
+// LMDB: that is when RaftNode acknowledges a write ("committed and applied locally").
+//
+// The node registry maps raft's 64-bit ids to Vault node ids (strings) and records nodes
+// told they were removed; it is replicated like data and travels in snapshots.
+//
+// Threading: ApplyEntry, Capture, Serialize, Finalize and Restore are called on the raft
+// loop thread only (one at a time). Everything else may be called from any thread.
+// Ownership: the LmdbStore must outlive the RaftFsm.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/lmdb_store.h"
+#include "storage/storage.h"
+
+namespace tresor::raft {
+
+// 64-bit raft id of a Vault node id (SHA-256 prefix; never 0).
+uint64_t RaftIdFor(std::string_view node_id);
+
+// ---- entry codec (little-endian binary) ----
+// A group is one caller's TxnOps; an entry holds one or more groups applied in order.
+std::string EncodeGroup(const std::vector<TxnOp>& ops);
+// Builds an entry from encoded groups; `term` is the leader's term when submitting.
+std::string EncodeDataEntry(uint64_t term, const std::vector<const std::string*>& groups);
+std::string EncodeRegisterEntry(uint64_t term, uint64_t raft_id, std::string_view node_id);
+std::string EncodeRemovedEntry(uint64_t term, uint64_t raft_id);
+// Fixed overhead EncodeDataEntry adds to the sum of its groups' sizes.
+constexpr size_t kEntryHeaderSize = 16;
+// Overwrites the term in an encoded entry (set on the loop thread just before submitting).
+void SetEntryTerm(std::string* entry, uint64_t term);
+
+struct NodeRecord {
+  std::string node_id;
+  bool removed = false;
+};
+
+class RaftFsm {
+ public:
+  static Result<std::unique_ptr<RaftFsm>> Open(LmdbStore* store);
+  ~RaftFsm();  // drains and stops the writer
+  RaftFsm(const RaftFsm&) = delete;
+  RaftFsm& operator=(const RaftFsm&) = delete;
+
+  // ---- loop thread (shim callbacks); return 0 or a TR_RAFT_* code ----
+  int ApplyEntry(uint64_t index, std::string_view data);
+  int Capture();
+  int Serialize(void** buf, size_t* len);  // buf from tr_raft_malloc
+  void Finalize(void* buf);
+  int Restore(std::string_view data);
+
+  // ---- any thread ----
+  // Calls done(Ok) once `index` is committed to LMDB (maybe right away, on this thread),
+  // or done(error) if the state machine failed. Called from the writer thread otherwise;
+  // `done` must be quick and must not call back into the RaftFsm.
+  void WhenApplied(uint64_t index, std::function<void(const Status&)> done);
+  uint64_t applied_index() const;   // in LMDB
+  uint64_t snapshot_index() const;  // last snapshot taken or restored (0 = none)
+  Status failure() const;           // ok unless the state machine stopped
+  std::optional<NodeRecord> Node(uint64_t raft_id) const;
+  // Blocks until every entry handed to ApplyEntry is in LMDB (or the FSM failed).
+  void Drain();
+  // Counters (tests): entries written to LMDB / skipped as already applied (log replay).
+  uint64_t entries_applied() const { return entries_applied_.load(); }
+  uint64_t entries_skipped() const { return entries_skipped_.load(); }
+
+ private:
+  explicit RaftFsm(LmdbStore* store);
+  void WriterLoop();
+  void Fail(const Status& st);  // mu_ held by caller? no: takes it
+  std::string RegistryJson(const std::map<uint64_t, NodeRecord>& reg) const;
+
+  struct Pending {
+    uint64_t index;
+    std::string data;
+  };
+
+  LmdbStore* store_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;          // writer wakeup and drain
+  std::deque<Pending> queue_;           // guarded by mu_
+  uint64_t enqueued_ = 0;               // guarded by mu_: highest index handed in
+  uint64_t durable_ = 0;                // guarded by mu_: highest index in LMDB
+  uint64_t durable_term_ = 0;           // guarded by mu_
+  uint64_t snapshot_index_ = 0;         // guarded by mu_
+  Status failure_;                      // guarded by mu_
+  bool stop_ = false;                   // guarded by mu_
+  std::map<uint64_t, NodeRecord> registry_;  // guarded by mu_: as in LMDB
+  std::multimap<uint64_t, std::function<void(const Status&)>> waiters_;  // guarded by mu_
+  std::unique_ptr<LmdbStore::Snapshot> capture_;  // loop thread only
+  std::thread writer_;
+  std::atomic<uint64_t> entries_applied_{0};
+  std::atomic<uint64_t> entries_skipped_{0};
+};
+
+}  // namespace tresor::raft

@@ -1,0 +1,204 @@
+// RaftNode: one member of a raft cluster (c-raft 0.22) whose state machine is a RaftFsm.
+//
+// Threading: the node owns one thread running a libuv loop; every libraft call happens
+// there. All public methods are thread-safe and may be called from any thread except that
+// loop (they hand work in through a queue + uv_async_send and wait for the result), and
+// except from inside the event callback. Apply() calls made concurrently are packed into as
+// few raft entries as possible and submitted together (group commit).
+//
+// Identity: Vault node ids are strings (UUIDs); raft ids are RaftIdFor(node_id). The
+// string ids travel through the replicated node registry in the FSM, so Configuration()
+// can report them on every node.
+//
+// Lifecycle: Create → [Bootstrap | Recover] → Start → ... → Close (also done by the
+// destructor). A node that joins an existing cluster is started without Bootstrap and waits
+// for the leader's AddNonVoter.
+//
+// Ownership: the LmdbStore passed to Create must outlive the RaftNode.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "raft/raft_fsm.h"
+#include "storage/lmdb_store.h"
+#include "storage/storage.h"
+
+struct tr_raft;
+struct uv_loop_s;
+struct uv_async_s;
+struct uv_timer_s;
+
+namespace tresor::raft {
+
+struct RaftNodeOptions {
+  std::string node_id;       // Vault node id (required)
+  std::string address;       // advertised raft address "host:port" (required)
+  std::string bind_address;  // "ip:port" to listen on; empty = address
+  std::string dir;           // c-raft's data dir (created 0700 if absent)
+  // Vault's performance_multiplier: 0 means the default, 5. Timeouts scale with it.
+  int performance_multiplier = 0;
+  // Overrides (0 = derived from performance_multiplier).
+  unsigned election_timeout_ms = 0;
+  unsigned heartbeat_timeout_ms = 0;
+  unsigned connect_retry_ms = 0;
+  unsigned snapshot_threshold = 8192;  // Vault's snapshot_threshold
+  unsigned trailing_logs = 10000;      // Vault's trailing_logs
+  unsigned max_inflight_entries = 1024;
+  size_t max_entry_size = 1 << 20;  // Vault's max_entry_size: larger writes are refused
+  int capacity_threshold_kb = -1;   // <0 library default (4096), 0 off
+};
+
+// Election/heartbeat timeouts derived like Vault (see raft_node.cc).
+void DeriveTimeouts(int performance_multiplier, unsigned* election_ms, unsigned* heartbeat_ms);
+
+struct RaftServer {
+  std::string node_id;  // Vault node id, or the hex raft id if unknown here
+  uint64_t raft_id = 0;
+  std::string address;
+  bool voter = false;
+  std::string role;  // "voter", "non-voter" (catching up / standby) or "spare"
+  bool leader = false;
+};
+
+struct RaftConfiguration {
+  uint64_t index = 0;  // log index of the committed configuration
+  std::vector<RaftServer> servers;
+};
+
+struct RaftStatus {
+  std::string state;  // "leader", "follower", "candidate", "unavailable", "removed", "stopped"
+  uint64_t term = 0;
+  std::string leader_id;  // Vault node id of the leader, "" if unknown
+  std::string leader_address;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;  // in the local FSM (LMDB)
+  uint64_t last_index = 0;
+  uint64_t snapshot_index = 0;
+};
+
+enum class RaftEvent { kBecameLeader, kLostLeadership, kRemoved };
+
+class RaftNode {
+ public:
+  // Opens the FSM over `store` and initialises c-raft (nothing is started yet).
+  static Result<std::unique_ptr<RaftNode>> Create(const RaftNodeOptions& opts, LmdbStore* store);
+  ~RaftNode();
+  RaftNode(const RaftNode&) = delete;
+  RaftNode& operator=(const RaftNode&) = delete;
+
+  // True if the data dir already holds raft state (the node was bootstrapped or joined).
+  bool HasExistingState() const;
+  // Before Start, on a pristine dir: a configuration of this node alone (voter), or `servers`.
+  Status Bootstrap(const std::vector<RaftServer>& servers = {});
+  // Before Start: force `servers` as the configuration (loss-of-quorum recovery).
+  Status Recover(const std::vector<RaftServer>& servers);
+  Status Start();
+  // Stops raft and the loop thread; pending Applies fail. Idempotent.
+  void Close();
+
+  // Replicates `ops` (atomically, in order); returns once committed by a quorum and applied
+  // locally. Standby if this node is not the leader; Unavailable with "outcome unknown" if
+  // leadership was lost while the entry was in flight (it may or may not commit).
+  Status Apply(const std::vector<TxnOp>& ops);
+  // Returns once every entry committed before the call is applied locally (leader only).
+  Status Barrier();
+
+  // Membership (leader only; Standby otherwise).
+  Status AddNonVoter(const std::string& node_id, const std::string& address);
+  Status PromoteToVoter(const std::string& node_id);
+  // Tells the node it is removed (through the log), then removes it. Unknown id: Ok.
+  Status RemovePeer(const std::string& node_id);
+  // Hands leadership to `node_id` (empty = any voter), checking and retrying; Ok once this
+  // node is no longer leader.
+  Status TransferLeadership(const std::string& node_id = "");
+
+  Result<RaftConfiguration> Configuration();
+  RaftStatus GetStatus();
+  bool IsLeader() const { return leader_.load(); }
+  bool IsRemoved() const { return removed_.load(); }
+  const std::string& node_id() const { return opts_.node_id; }
+  uint64_t raft_id() const { return raft_id_; }
+  RaftFsm* fsm() { return fsm_.get(); }
+
+  // Called (on a dedicated notifier thread, in order) when this node gains or loses
+  // leadership or notices it was removed. Set before Start.
+  void SetEventCallback(std::function<void(RaftEvent)> cb);
+
+  // Stats for tests and benches.
+  uint64_t entries_submitted() const { return entries_submitted_.load(); }
+
+ private:
+  struct PendingApply;
+  struct Batch;
+  struct Task {
+    std::function<void()> fn;
+  };
+
+  explicit RaftNode(const RaftNodeOptions& opts);
+  Status Init(LmdbStore* store);
+  void LoopMain();
+  // Runs fn on the loop thread and waits for it (fn must not block).
+  void RunOnLoop(std::function<void()> fn);
+  void Post(std::function<void()> fn);
+  static void OnAsync(uv_async_s* h);
+  static void OnTimer(uv_timer_s* h);
+  void DrainTasks();
+  void SubmitApplies();
+  void SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises);
+  void CheckState();
+  void Emit(RaftEvent ev);
+  // Runs an async libraft request on the loop and waits for its completion status.
+  int LoopRequest(const std::function<int(tr_raft*, void (*)(void*, int, uint64_t), void*)>& start,
+                  uint64_t* index = nullptr);
+  tresor::Status ApplyInternal(std::string entry);
+  tresor::Status LeaderCheck();
+  static tresor::Status MapError(int rc, const char* what);
+  std::string NameOf(uint64_t raft_id) const;
+
+  RaftNodeOptions opts_;
+  uint64_t raft_id_ = 0;
+  std::unique_ptr<RaftFsm> fsm_;
+  std::unique_ptr<uv_loop_s> loop_;
+  std::unique_ptr<uv_async_s> async_;
+  std::unique_ptr<uv_timer_s> timer_;
+  tr_raft* raft_ = nullptr;  // loop thread only (after Init)
+  std::thread thread_;
+  std::thread::id loop_thread_id_;
+
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;            // guarded by mu_
+  std::vector<std::unique_ptr<PendingApply>> applies_;  // guarded by mu_
+  bool closing_ = false;                                // guarded by mu_
+
+  // Loop-thread state.
+  bool started_ = false;
+  bool was_member_ = false;
+  bool registered_self_ = false;
+  int last_state_ = 0;
+
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> removed_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> entries_submitted_{0};
+
+  // Event delivery.
+  std::mutex ev_mu_;
+  std::condition_variable ev_cv_;
+  std::deque<RaftEvent> events_;  // guarded by ev_mu_
+  bool ev_stop_ = false;          // guarded by ev_mu_
+  std::function<void(RaftEvent)> event_cb_;
+  std::thread ev_thread_;
+};
+
+}  // namespace tresor::raft

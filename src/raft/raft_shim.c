@@ -1,0 +1,392 @@
+/* raft_shim.c: the only file that includes raft.h. See raft_shim.h. */
+#include "raft/raft_shim.h"
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tr_raft {
+  struct raft raft;
+  struct raft_io io;
+  struct raft_uv_transport tcp;
+  struct raft_uv_transport *transport;
+  struct raft_fsm fsm;
+  tr_raft_fsm_ops ops;
+  uint64_t snapshot_index; /* commit index at the last snapshot capture */
+  void (*close_cb)(void *);
+  void *close_arg;
+};
+
+/* ---- FSM trampolines ---------------------------------------------------------------- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
+  tr_raft *r = fsm->data;
+  /* libraft does not pass the index; the entry being applied is the next one. */
+  uint64_t index = raft_last_applied(&r->raft) + 1;
+  /* Results are never returned through libraft: for entries not submitted on this node it
+   * drops (leaks) them. */
+  *result = NULL;
+  return r->ops.apply(r->ops.ctx, index, buf->base, buf->len);
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+  tr_raft *r = fsm->data;
+  *bufs = NULL;
+  *n_bufs = 0;
+  r->snapshot_index = raft_commit_index(&r->raft);
+  return r->ops.snapshot_capture(r->ops.ctx);
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+  tr_raft *r = fsm->data;
+  void *data = NULL;
+  size_t len = 0;
+  struct raft_buffer *arr = raft_malloc(sizeof *arr);
+  int rv;
+  if (arr == NULL) return RAFT_NOMEM;
+  rv = r->ops.snapshot_serialize(r->ops.ctx, &data, &len);
+  if (rv != 0) {
+    raft_free(arr);
+    return rv;
+  }
+  arr[0].base = data;
+  arr[0].len = len;
+  *bufs = arr;
+  *n_bufs = 1;
+  return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+  tr_raft *r = fsm->data;
+  void *data = (*bufs != NULL && *n_bufs > 0) ? (*bufs)[0].base : NULL;
+  r->ops.snapshot_finalize(r->ops.ctx, data);
+  raft_free(*bufs);
+  *bufs = NULL;
+  *n_bufs = 0;
+  return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
+  tr_raft *r = fsm->data;
+  int rv = r->ops.restore(r->ops.ctx, buf->base, buf->len);
+  if (rv == 0) raft_free(buf->base); /* on success the buffer is ours */
+  return rv;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+static void set_err(char *errmsg, size_t len, const char *what, int rc, const char *detail) {
+  if (errmsg == NULL || len == 0) return;
+  snprintf(errmsg, len, "%s: %s%s%s", what, raft_strerror(rc), detail && *detail ? ": " : "",
+           detail ? detail : "");
+}
+
+tr_raft *tr_raft_create(struct uv_loop_s *loop, const tr_raft_config *cfg, int *rc, char *errmsg,
+                        size_t errmsg_len) {
+  tr_raft *r = calloc(1, sizeof *r);
+  int rv;
+  if (r == NULL) {
+    *rc = RAFT_NOMEM;
+    set_err(errmsg, errmsg_len, "allocate", RAFT_NOMEM, NULL);
+    return NULL;
+  }
+  r->ops = cfg->fsm;
+  if (cfg->transport != NULL) {
+    r->transport = cfg->transport;
+  } else {
+    r->tcp.version = 1; /* must be set before raft_uv_tcp_init; .data belongs to raft_uv */
+    rv = raft_uv_tcp_init(&r->tcp, loop);
+    if (rv != 0) {
+      *rc = rv;
+      set_err(errmsg, errmsg_len, "transport", rv, r->tcp.errmsg);
+      free(r);
+      return NULL;
+    }
+    r->transport = &r->tcp;
+    if (cfg->bind_address != NULL && cfg->bind_address[0] != '\0') {
+      rv = raft_uv_tcp_set_bind_address(&r->tcp, cfg->bind_address);
+      if (rv != 0) {
+        *rc = rv;
+        set_err(errmsg, errmsg_len, "bind address", rv, r->tcp.errmsg);
+        raft_uv_tcp_close(&r->tcp);
+        free(r);
+        return NULL;
+      }
+    }
+  }
+  r->io.version = 2;
+  rv = raft_uv_init(&r->io, loop, cfg->dir, r->transport);
+  if (rv != 0) {
+    *rc = rv;
+    set_err(errmsg, errmsg_len, "raft io", rv, r->io.errmsg);
+    if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+    free(r);
+    return NULL;
+  }
+  if (cfg->connect_retry_ms > 0) raft_uv_set_connect_retry_delay(&r->io, cfg->connect_retry_ms);
+
+  r->fsm.version = 3;
+  r->fsm.data = r;
+  r->fsm.apply = fsm_apply;
+  r->fsm.snapshot = fsm_snapshot;
+  r->fsm.restore = fsm_restore;
+  r->fsm.snapshot_finalize = fsm_snapshot_finalize;
+  r->fsm.snapshot_async = fsm_snapshot_async;
+
+  rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, cfg->address);
+  if (rv != 0) {
+    *rc = rv;
+    set_err(errmsg, errmsg_len, "raft init", rv, raft_errmsg(&r->raft));
+    raft_uv_close(&r->io);
+    if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+    free(r);
+    return NULL;
+  }
+  r->raft.data = r;
+  if (cfg->election_timeout_ms > 0) raft_set_election_timeout(&r->raft, cfg->election_timeout_ms);
+  if (cfg->heartbeat_timeout_ms > 0) raft_set_heartbeat_timeout(&r->raft, cfg->heartbeat_timeout_ms);
+  if (cfg->install_snapshot_timeout_ms > 0)
+    raft_set_install_snapshot_timeout(&r->raft, cfg->install_snapshot_timeout_ms);
+  if (cfg->max_inflight_entries > 0) raft_set_max_inflight_entries(&r->raft, cfg->max_inflight_entries);
+  if (cfg->snapshot_threshold > 0) raft_set_snapshot_threshold(&r->raft, cfg->snapshot_threshold);
+  if (cfg->snapshot_trailing > 0) raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
+  if (cfg->capacity_threshold_kb >= 0)
+    raft_set_capacity_threshold(&r->raft, (unsigned short)cfg->capacity_threshold_kb);
+  raft_set_pre_vote(&r->raft, cfg->pre_vote != 0);
+  *rc = 0;
+  return r;
+}
+
+static int build_conf(struct raft_configuration *conf, const tr_raft_server *servers, unsigned n) {
+  unsigned i;
+  int rv;
+  raft_configuration_init(conf);
+  for (i = 0; i < n; i++) {
+    rv = raft_configuration_add(conf, servers[i].id, servers[i].address, servers[i].role);
+    if (rv != 0) {
+      raft_configuration_close(conf);
+      return rv;
+    }
+  }
+  return 0;
+}
+
+int tr_raft_bootstrap(tr_raft *r, const tr_raft_server *servers, unsigned n) {
+  struct raft_configuration conf;
+  int rv = build_conf(&conf, servers, n);
+  if (rv != 0) return rv;
+  rv = raft_bootstrap(&r->raft, &conf);
+  raft_configuration_close(&conf);
+  return rv;
+}
+
+int tr_raft_recover(tr_raft *r, const tr_raft_server *servers, unsigned n) {
+  struct raft_configuration conf;
+  int rv = build_conf(&conf, servers, n);
+  if (rv != 0) return rv;
+  rv = raft_recover(&r->raft, &conf);
+  raft_configuration_close(&conf);
+  return rv;
+}
+
+int tr_raft_start(tr_raft *r) { return raft_start(&r->raft); }
+
+static void close_cb(struct raft *raft) {
+  tr_raft *r = raft->data;
+  void (*cb)(void *) = r->close_cb;
+  void *arg = r->close_arg;
+  raft_uv_close(&r->io);
+  if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+  free(r);
+  if (cb != NULL) cb(arg);
+}
+
+void tr_raft_close(tr_raft *r, void (*cb)(void *arg), void *arg) {
+  r->close_cb = cb;
+  r->close_arg = arg;
+  raft_close(&r->raft, close_cb);
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+struct apply_req {
+  struct raft_apply req;
+  tr_raft_done_cb cb;
+  void *arg;
+};
+static void apply_cb(struct raft_apply *req, int status, void *result) {
+  struct apply_req *w = req->data;
+  (void)result;
+  w->cb(w->arg, status, req->index);
+  free(w);
+}
+
+int tr_raft_apply(tr_raft *r, void *buf, size_t len, tr_raft_done_cb cb, void *arg) {
+  struct apply_req *w = calloc(1, sizeof *w);
+  struct raft_buffer b;
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  w->req.data = w;
+  w->cb = cb;
+  w->arg = arg;
+  b.base = buf;
+  b.len = len;
+  rv = raft_apply(&r->raft, &w->req, &b, 1, apply_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+struct barrier_req {
+  struct raft_barrier req;
+  tr_raft_done_cb cb;
+  void *arg;
+};
+static void barrier_cb(struct raft_barrier *req, int status) {
+  struct barrier_req *w = req->data;
+  w->cb(w->arg, status, req->index);
+  free(w);
+}
+
+int tr_raft_barrier(tr_raft *r, tr_raft_done_cb cb, void *arg) {
+  struct barrier_req *w = calloc(1, sizeof *w);
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  w->req.data = w;
+  w->cb = cb;
+  w->arg = arg;
+  rv = raft_barrier(&r->raft, &w->req, barrier_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+struct change_req {
+  struct raft_change req;
+  tr_raft_done_cb cb;
+  void *arg;
+};
+static void change_cb(struct raft_change *req, int status) {
+  struct change_req *w = req->data;
+  w->cb(w->arg, status, req->index);
+  free(w);
+}
+static struct change_req *new_change(tr_raft_done_cb cb, void *arg) {
+  struct change_req *w = calloc(1, sizeof *w);
+  if (w == NULL) return NULL;
+  w->req.data = w;
+  w->cb = cb;
+  w->arg = arg;
+  return w;
+}
+
+int tr_raft_add(tr_raft *r, uint64_t id, const char *address, tr_raft_done_cb cb, void *arg) {
+  struct change_req *w = new_change(cb, arg);
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  rv = raft_add(&r->raft, &w->req, id, address, change_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+int tr_raft_assign(tr_raft *r, uint64_t id, int role, tr_raft_done_cb cb, void *arg) {
+  struct change_req *w = new_change(cb, arg);
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  rv = raft_assign(&r->raft, &w->req, id, role, change_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+int tr_raft_remove(tr_raft *r, uint64_t id, tr_raft_done_cb cb, void *arg) {
+  struct change_req *w = new_change(cb, arg);
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  rv = raft_remove(&r->raft, &w->req, id, change_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+struct transfer_req {
+  struct raft_transfer req;
+  tr_raft_done_cb cb;
+  void *arg;
+};
+static void transfer_cb(struct raft_transfer *req) {
+  struct transfer_req *w = req->data;
+  w->cb(w->arg, 0, 0);
+  free(w);
+}
+
+int tr_raft_transfer(tr_raft *r, uint64_t id, tr_raft_done_cb cb, void *arg) {
+  struct transfer_req *w = calloc(1, sizeof *w);
+  int rv;
+  if (w == NULL) return RAFT_NOMEM;
+  w->req.data = w;
+  w->cb = cb;
+  w->arg = arg;
+  rv = raft_transfer(&r->raft, &w->req, id, transfer_cb);
+  if (rv != 0) free(w);
+  return rv;
+}
+
+/* ---- inspection --------------------------------------------------------------------- */
+
+void tr_raft_get_status(tr_raft *r, tr_raft_status *out) {
+  raft_id leader = 0;
+  const char *addr = NULL;
+  memset(out, 0, sizeof *out);
+  out->state = (int)raft_state(&r->raft);
+  out->role = raft_role(&r->raft);
+  out->term = raft_current_term(&r->raft);
+  raft_leader(&r->raft, &leader, &addr);
+  out->leader_id = leader;
+  if (addr != NULL) snprintf(out->leader_address, sizeof out->leader_address, "%s", addr);
+  out->commit_index = raft_commit_index(&r->raft);
+  out->last_applied = raft_last_applied(&r->raft);
+  out->last_index = raft_last_index(&r->raft);
+  out->snapshot_index = r->snapshot_index;
+  out->configuration_index = r->raft.configuration_committed_index;
+}
+
+int tr_raft_get_configuration(tr_raft *r, tr_raft_server **servers, unsigned *n) {
+  const struct raft_configuration *c = &r->raft.configuration;
+  unsigned i;
+  tr_raft_server *arr;
+  *servers = NULL;
+  *n = 0;
+  if (c->n == 0) return 0;
+  arr = calloc(c->n, sizeof *arr);
+  if (arr == NULL) return RAFT_NOMEM;
+  for (i = 0; i < c->n; i++) {
+    arr[i].id = c->servers[i].id;
+    arr[i].role = c->servers[i].role;
+    arr[i].address = strdup(c->servers[i].address ? c->servers[i].address : "");
+    if (arr[i].address == NULL) {
+      tr_raft_free_servers(arr, i);
+      return RAFT_NOMEM;
+    }
+  }
+  *servers = arr;
+  *n = c->n;
+  return 0;
+}
+
+void tr_raft_free_servers(tr_raft_server *servers, unsigned n) {
+  unsigned i;
+  if (servers == NULL) return;
+  for (i = 0; i < n; i++) free(servers[i].address);
+  free(servers);
+}
+
+uint64_t tr_raft_match_index(tr_raft *r, uint64_t id) {
+  raft_index idx = 0;
+  if (raft_match_index(&r->raft, id, &idx) != 0) return 0;
+  return idx;
+}
+
+const char *tr_raft_errmsg(tr_raft *r) { return raft_errmsg(&r->raft); }
+const char *tr_raft_strerror(int rc) { return raft_strerror(rc); }
+void *tr_raft_malloc(size_t n) { return raft_malloc(n); }
+void *tr_raft_realloc(void *p, size_t n) { return raft_realloc(p, n); }
+void tr_raft_free(void *p) { raft_free(p); }
