@@ -240,6 +240,8 @@ Result<std::string> Barrier::DecryptWithReload(std::string_view path, std::strin
   // Written with a term we have not seen: the active node rotated and the new keyring has
   // replicated to us along with this value. Load it and try once more.
   std::unique_lock lock(mu_);
+  auto r = DecryptLocked(path, ciphertext, &unknown);  // another thread may have reloaded
+  if (r.ok() || !unknown) return r;
   RETURN_IF_ERROR(ReloadKeyringLocked());
   return DecryptLocked(path, ciphertext, &unknown);
 }
