@@ -77,6 +77,8 @@ class Reader {
     return true;
   }
   bool empty() const { return d_.empty(); }
+  // Entries are zero-padded to a multiple of 8 bytes (libraft requires it).
+  bool done() const { return d_.size() < 8; }
 
  private:
   std::string_view d_;
@@ -127,15 +129,15 @@ bool DecodeEntry(std::string_view data, Decoded* out) {
                               std::string(value)});
         }
       }
-      return r.empty();
+      return r.done();
     case kRegister: {
       std::string_view name;
       if (!r.U64(&out->raft_id) || !r.Bytes(&name)) return false;
       out->node_id = std::string(name);
-      return r.empty();
+      return r.done();
     }
     case kRemoved:
-      return r.U64(&out->raft_id) && r.empty();
+      return r.U64(&out->raft_id) && r.done();
     default:
       return false;
   }

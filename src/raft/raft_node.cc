@@ -1,5 +1,6 @@
 #include "raft/raft_node.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -128,6 +129,10 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Create(const RaftNodeOptions& opts, 
 }
 
 tresor::Status RaftNode::Init(LmdbStore* store) {
+  // libuv writes to peers' sockets with plain write(): a peer that went away would kill
+  // the process with SIGPIPE. Process-wide, and what any network server wants anyway.
+  static std::once_flag sigpipe_once;
+  std::call_once(sigpipe_once, [] { ::signal(SIGPIPE, SIG_IGN); });
   raft_id_ = RaftIdFor(opts_.node_id);
   std::error_code ec;
   fs::create_directories(opts_.dir, ec);
@@ -410,13 +415,25 @@ void RaftNode::SubmitApplies() {
   flush();
 }
 
+namespace {
+// libraft wants entry buffers whose size is a multiple of 8: zero-pad (the decoder allows it).
+void* ToRaftBuffer(const std::string& entry, size_t* len) {
+  *len = (entry.size() + 7) & ~size_t{7};
+  void* buf = tr_raft_malloc(*len);
+  if (buf == nullptr) return nullptr;
+  std::memcpy(buf, entry.data(), entry.size());
+  std::memset(static_cast<char*>(buf) + entry.size(), 0, *len - entry.size());
+  return buf;
+}
+}  // namespace
+
 void RaftNode::SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises) {
-  void* buf = tr_raft_malloc(entry.size());
+  size_t len = 0;
+  void* buf = ToRaftBuffer(entry, &len);
   if (buf == nullptr) {
     FailAll(&promises, tresor::Status::Internal("raft: out of memory"));
     return;
   }
-  std::memcpy(buf, entry.data(), entry.size());
   auto* b = new EntryBatch{fsm_.get(), std::move(promises)};
   auto cb = [](void* arg, int status, uint64_t index) {
     std::unique_ptr<EntryBatch> b(static_cast<EntryBatch*>(arg));
@@ -428,9 +445,11 @@ void RaftNode::SubmitEntry(std::string entry, std::vector<std::promise<tresor::S
     auto shared = std::make_shared<std::vector<std::promise<tresor::Status>>>(std::move(b->promises));
     b->fsm->WhenApplied(index, [shared](const tresor::Status& s) { FailAll(shared.get(), s); });
   };
-  int rc = tr_raft_apply(raft_, buf, entry.size(), cb, b);
+  int rc = tr_raft_apply(raft_, buf, len, cb, b);
   if (rc != 0) {
-    tr_raft_free(buf);
+    if (rc > 0) tr_raft_free(buf);
+    else rc = -rc;
+    LOG_WARN("raft: apply refused: {} ({})", tr_raft_strerror(rc), tr_raft_errmsg(raft_));
     FailAll(&b->promises, MapError(rc, "apply"));
     delete b;
     return;
@@ -473,12 +492,12 @@ tresor::Status RaftNode::ApplyInternal(std::string entry) {
         tr_raft_status st;
         tr_raft_get_status(r, &st);
         SetEntryTerm(&entry, st.term);
-        void* buf = tr_raft_malloc(entry.size());
+        size_t len = 0;
+        void* buf = ToRaftBuffer(entry, &len);
         if (buf == nullptr) return static_cast<int>(TR_RAFT_NOMEM);
-        std::memcpy(buf, entry.data(), entry.size());
-        int rc = tr_raft_apply(r, buf, entry.size(), cb, arg);
-        if (rc != 0) tr_raft_free(buf);
-        return rc;
+        int rc = tr_raft_apply(r, buf, len, cb, arg);
+        if (rc > 0) tr_raft_free(buf);
+        return rc < 0 ? -rc : rc;
       },
       &index);
   if (rc != 0) return MapError(rc, "apply");

@@ -15,6 +15,7 @@
 // for the leader's AddNonVoter.
 //
 // Ownership: the LmdbStore passed to Create must outlive the RaftNode.
+// Process-wide effect: Create sets SIGPIPE to ignored (libuv writes to peer sockets).
 #pragma once
 
 #include <atomic>

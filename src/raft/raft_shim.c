@@ -234,7 +234,13 @@ int tr_raft_apply(tr_raft *r, void *buf, size_t len, tr_raft_done_cb cb, void *a
   b.base = buf;
   b.len = len;
   rv = raft_apply(&r->raft, &w->req, &b, 1, apply_cb);
-  if (rv != 0) free(w);
+  if (rv != 0) {
+    free(w);
+    /* 0.22's legacy layer frees the entry buffer as soon as the submission got past the
+     * leadership/capacity checks, even if a later step fails: only those early failures
+     * leave the buffer with the caller. Otherwise report it as consumed. */
+    if (rv != RAFT_NOTLEADER && rv != RAFT_NOSPACE) rv = -rv;
+  }
   return rv;
 }
 

@@ -127,9 +127,10 @@ void tr_raft_close(tr_raft *r, void (*cb)(void *arg), void *arg);
 /* Completion callbacks. `index` is the entry's log index (0 if none). */
 typedef void (*tr_raft_done_cb)(void *arg, int status, uint64_t index);
 
-/* Appends one command entry. `buf` must come from tr_raft_malloc; on success (0) its
- * ownership passes to libraft, otherwise it stays with the caller. cb fires after the
- * entry is committed and applied locally, or with an error. */
+/* Appends one command entry. `buf` must come from tr_raft_malloc. Returns 0 (buffer now
+ * libraft's; cb fires after the entry is committed and applied locally, or with an
+ * error), a positive code (submission refused, buffer still the caller's), or a negated
+ * code (failed after libraft took the buffer: do not free it, cb will not fire). */
 int tr_raft_apply(tr_raft *r, void *buf, size_t len, tr_raft_done_cb cb, void *arg);
 int tr_raft_barrier(tr_raft *r, tr_raft_done_cb cb, void *arg);
 int tr_raft_add(tr_raft *r, uint64_t id, const char *address, tr_raft_done_cb cb, void *arg);
