@@ -32,6 +32,11 @@ using tcp = boost::asio::ip::tcp;
 using BeastRequest = bhttp::request<bhttp::string_body>;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 using Clock = std::chrono::steady_clock;
+// Concrete executor types (rather than any_io_executor) avoid type-erasure costs per op.
+using Strand = net::strand<net::io_context::executor_type>;
+using TcpStream = beast::basic_stream<tcp, Strand>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+using Timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Strand>;
 
 // Time allowed for a TLS close_notify exchange or for draining unread input before close.
 constexpr auto kLingerTime = std::chrono::seconds(1);
@@ -64,7 +69,8 @@ const std::string& HttpDate() {
   return cached;
 }
 
-std::string ClientAddress(const tcp::socket& socket) {
+template <class Socket>
+std::string ClientAddress(const Socket& socket) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (ec) return "";
@@ -81,7 +87,7 @@ std::string EndpointString(const tcp::endpoint& ep) {
 }
 
 template <class Duration>
-void SetExpiry(beast::tcp_stream& s, Duration d) {
+void SetExpiry(TcpStream& s, Duration d) {
   if (d.count() > 0) {
     s.expires_after(d);
   } else {
@@ -178,7 +184,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void ForceClose() = 0;       // close now
 };
 
-// One client connection. Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+// One client connection. Stream is TcpStream or TlsStream.
 // All members are touched only on the connection's strand, except the const ones, which
 // worker threads read while running the handler.
 template <class Stream>
@@ -214,11 +220,11 @@ class Session final : public Connection {
   enum class State { kHandshake, kReading, kHandling, kWriting, kClosing, kClosed };
 
   std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  TcpStream& Tcp() { return beast::get_lowest_layer(stream_); }
   const HttpServerOptions& Opts() const { return *shared_->options; }
 
   void Begin() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       ReadRequest();
     } else {
       state_ = State::kHandshake;
@@ -325,15 +331,26 @@ class Session final : public Connection {
       Write(ToBeast(ErrorResponse(503, "server is overloaded, try again later"), version, head));
       return;
     }
-    if (lopts_.max_request_duration.count() > 0) {
-      deadline_.expires_after(lopts_.max_request_duration);
-      deadline_.async_wait([self, seq](beast::error_code ec) {
-        if (ec || seq != self->seq_ || self->state_ != State::kHandling) return;
-        LOG_WARN("http: request from {} exceeded max_request_duration; closing connection", self->remote_addr_);
-        self->close_after_write_ = true;
-        self->Write(ToBeast(ErrorResponse(503, "context deadline exceeded"), 11, false));
-      });
+    request_started_ = Clock::now();
+    if (lopts_.max_request_duration.count() > 0 && !deadline_armed_) {
+      ArmDeadline(request_started_ + lopts_.max_request_duration);
     }
+  }
+
+  void ArmDeadline(Clock::time_point at) {
+    deadline_armed_ = true;
+    deadline_.expires_at(at);
+    deadline_.async_wait([self = Self()](beast::error_code ec) { self->OnDeadline(ec); });
+  }
+
+  void OnDeadline(beast::error_code ec) {
+    deadline_armed_ = false;
+    if (ec || state_ != State::kHandling) return;
+    auto due = request_started_ + lopts_.max_request_duration;
+    if (Clock::now() < due) return ArmDeadline(due);  // a later request is in flight
+    LOG_WARN("http: request from {} exceeded max_request_duration; closing connection", remote_addr_);
+    close_after_write_ = true;
+    Write(ToBeast(ErrorResponse(503, "context deadline exceeded"), 11, false));
   }
 
   // Runs on a worker thread; reads only const members.
@@ -355,7 +372,6 @@ class Session final : public Connection {
 
   void OnHandled(std::uint64_t seq, BeastResponse res) {
     if (seq != seq_ || state_ != State::kHandling) return;  // timed out or closed
-    deadline_.cancel();
     Write(std::move(res));
   }
 
@@ -381,9 +397,9 @@ class Session final : public Connection {
     state_ = State::kClosing;
     deadline_.cancel();
     Tcp().expires_after(kLingerTime);
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       beast::error_code ec;
-      Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+      Tcp().socket().shutdown(net::socket_base::shutdown_send, ec);
       if (ec) return CloseNow();
       Drain();
     } else {
@@ -392,7 +408,7 @@ class Session final : public Connection {
   }
 
   void Drain() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       if (!drain_buf_) drain_buf_ = std::make_unique<std::array<char, 4096>>();
       Tcp().async_read_some(net::buffer(*drain_buf_), [self = Self()](beast::error_code ec, std::size_t) {
         if (self->state_ != State::kClosing) return;
@@ -407,7 +423,7 @@ class Session final : public Connection {
     state_ = State::kClosed;
     deadline_.cancel();
     beast::error_code ec;
-    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().socket().shutdown(net::socket_base::shutdown_both, ec);
     Tcp().close();
   }
 
@@ -417,7 +433,11 @@ class Session final : public Connection {
   const bool tls_;
   const std::string remote_addr_;
 
-  net::steady_timer deadline_;  // max_request_duration of the request being handled
+  // Watches max_request_duration. Armed lazily and not cancelled per request: when it
+  // fires it re-arms for the request then in flight, so it costs nothing per request.
+  Timer deadline_;
+  bool deadline_armed_ = false;
+  Clock::time_point request_started_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   BeastResponse res_;
@@ -543,12 +563,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void Accept() {
     if (closed_) return;
-    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-      self->OnAccept(ec, std::move(s));
-    });
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           [self = shared_from_this()](beast::error_code ec, TcpStream::socket_type s) {
+                             self->OnAccept(ec, std::move(s));
+                           });
   }
 
-  void OnAccept(beast::error_code ec, tcp::socket socket) {
+  void OnAccept(beast::error_code ec, TcpStream::socket_type socket) {
     if (closed_) return;
     if (ec) {
       // Typically out of file descriptors; back off instead of spinning.
@@ -562,13 +583,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (tls_) {
-      using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-      std::make_shared<Session<TlsStream>>(TlsStream(beast::tcp_stream(std::move(socket)), *tls_), opts_, shared_,
-                                           true)
+      std::make_shared<Session<TlsStream>>(TlsStream(TcpStream(std::move(socket)), *tls_), opts_, shared_, true)
           ->Start();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), opts_, shared_, false)
-          ->Start();
+      std::make_shared<Session<TcpStream>>(TcpStream(std::move(socket)), opts_, shared_, false)->Start();
     }
     Accept();
   }

@@ -41,6 +41,8 @@ class WorkerPool {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
+  std::size_t idle_ = 0;           // workers waiting on cv_; guarded by mu_
+  std::size_t wakes_pending_ = 0;  // notifies not yet consumed by a waking worker; guarded by mu_
   std::mutex join_mu_;  // serialises concurrent Shutdown() calls
   std::vector<std::thread> threads_;
 };
