@@ -451,6 +451,9 @@ class Lexer {
 // ---------------------------------------------------------------------------------------
 // Parser
 
+// Nesting limit: policies arrive over the API, and recursion depth must stay bounded.
+constexpr int kMaxDepth = 100;
+
 class Parser {
  public:
   Parser(std::vector<Token> toks, std::shared_ptr<const std::string> file)
@@ -486,6 +489,8 @@ class Parser {
 
   // Body items until '}' (open != nullptr) or end of input (the document).
   Status Items(Body* body, const Token* open) {
+    DepthGuard guard(&depth_);
+    if (open != nullptr) RETURN_IF_ERROR(CheckDepth(*open));
     for (;;) {
       const Token& t = Cur();
       if (t.kind == Tok::kEOF) {
@@ -540,6 +545,8 @@ class Parser {
 
   Result<Value> ParseValue() {
     const Token& t = Cur();
+    DepthGuard guard(&depth_);
+    RETURN_IF_ERROR(CheckDepth(t));
     Value v;
     v.pos = Here(t);
     switch (t.kind) {
@@ -607,6 +614,8 @@ class Parser {
 
   Result<Value> JsonValue() {
     const Token& t = Cur();
+    DepthGuard guard(&depth_);
+    RETURN_IF_ERROR(CheckDepth(t));
     Value v;
     v.pos = Here(t);
     switch (t.kind) {
@@ -728,9 +737,21 @@ class Parser {
     body->attributes.push_back(Attribute{key.text, std::move(v), Here(key)});
   }
 
+  // Counts one level of nesting for the lifetime of the guard.
+  struct DepthGuard {
+    explicit DepthGuard(int* d) : depth(d) { ++*depth; }
+    ~DepthGuard() { --*depth; }
+    int* depth;
+  };
+  Status CheckDepth(const Token& t) const {
+    if (depth_ > kMaxDepth) return Err(t, "nesting too deep (more than " + std::to_string(kMaxDepth) + " levels)");
+    return Status::Ok();
+  }
+
   std::vector<Token> toks_;
   size_t p_ = 0;
   std::shared_ptr<const std::string> file_;
+  int depth_ = 0;
 };
 
 // Reshapes `b` to carry exactly `want` labels (see Body::BlocksOf).

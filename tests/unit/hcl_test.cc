@@ -360,5 +360,20 @@ TEST(HclErrors, Json) {
   EXPECT_EQ(ParseError("{\"a\": yes}"), "<input>:1:7: invalid JSON value identifier \"yes\"");
 }
 
+TEST(HclErrors, NestingIsBounded) {
+  std::string deep_list = "a = " + std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_NE(ParseError(deep_list).find("nesting too deep"), std::string::npos);
+  std::string deep_blocks;
+  for (int i = 0; i < 5000; ++i) deep_blocks += "b {";
+  deep_blocks += std::string(5000, '}');
+  EXPECT_NE(ParseError(deep_blocks).find("nesting too deep"), std::string::npos);
+  std::string deep_json = std::string(5000, '[');
+  deep_json = "{\"a\": " + deep_json + std::string(5000, ']') + "}";
+  EXPECT_NE(ParseError(deep_json).find("nesting too deep"), std::string::npos);
+  // Reasonable nesting is fine.
+  std::string ok = "a = " + std::string(40, '[') + std::string(40, ']');
+  EXPECT_TRUE(Parse(ok).ok());
+}
+
 }  // namespace
 }  // namespace tresor::hcl
