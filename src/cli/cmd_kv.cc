@@ -1,0 +1,4 @@
+#include "cli/commands.h"
+namespace tresor::cli {
+void RegisterKvCommands(std::vector<CommandSpec>*) {}
+}  // namespace tresor::cli
