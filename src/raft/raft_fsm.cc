@@ -418,6 +418,10 @@ uint64_t RaftFsm::applied_index() const {
   std::lock_guard<std::mutex> l(mu_);
   return durable_;
 }
+uint64_t RaftFsm::enqueued_index() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return enqueued_;
+}
 uint64_t RaftFsm::snapshot_index() const {
   std::lock_guard<std::mutex> l(mu_);
   return snapshot_index_;

@@ -75,6 +75,7 @@ class RaftFsm {
   // `done` must be quick and must not call back into the RaftFsm.
   void WhenApplied(uint64_t index, std::function<void(const Status&)> done);
   uint64_t applied_index() const;   // in LMDB
+  uint64_t enqueued_index() const;  // handed to ApplyEntry (>= applied_index)
   uint64_t snapshot_index() const;  // last snapshot taken or restored (0 = none)
   Status failure() const;           // ok unless the state machine stopped
   std::optional<NodeRecord> Node(uint64_t raft_id) const;

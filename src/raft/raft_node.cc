@@ -536,20 +536,37 @@ void RaftNode::CheckState() {
   tr_raft_status st;
   tr_raft_get_status(raft_, &st);
   bool is_leader = st.state == TR_STATE_LEADER;
-  if (is_leader != leader_.load()) {
-    leader_ = is_leader;
-    LOG_INFO("raft: node {} {} (term {})", opts_.node_id, is_leader ? "became leader" : "lost leadership",
-             st.term);
-    Emit(is_leader ? RaftEvent::kBecameLeader : RaftEvent::kLostLeadership);
-    registered_self_ = false;
+  if (!is_leader && leader_.load()) {
+    leader_ = false;
+    LOG_INFO("raft: node {} lost leadership (term {})", opts_.node_id, st.term);
+    Emit(RaftEvent::kLostLeadership);
   }
-  // A new leader records its own node id in the registry so others can show it.
-  if (is_leader && !registered_self_) {
-    registered_self_ = true;
-    auto rec = fsm_->Node(raft_id_);
-    if (!rec || rec->node_id != opts_.node_id || rec->removed) {
-      std::vector<std::promise<tresor::Status>> none;
-      SubmitEntry(EncodeRegisterEntry(st.term, raft_id_, opts_.node_id), std::move(none));
+  if (!is_leader) leader_pending_ = false;
+  // A new leader may not have applied everything committed before its term. It becomes
+  // "leader" for its users only once a barrier of its own term is applied locally.
+  if (is_leader && !leader_.load() && !leader_pending_) {
+    leader_pending_ = true;
+    uint64_t term = st.term;
+    struct Ctx {
+      RaftNode* self;
+      uint64_t term;
+    };
+    auto done = [](void* arg, int status, uint64_t) {
+      std::unique_ptr<Ctx> c(static_cast<Ctx*>(arg));
+      RaftNode* self = c->self;
+      if (status != 0) {
+        self->leader_pending_ = false;  // retried on the next tick if still leader
+        return;
+      }
+      uint64_t t = c->term;
+      self->fsm_->WhenApplied(self->fsm_->enqueued_index(), [self, t](const tresor::Status& s) {
+        self->Post([self, t, s] { self->LeaderReady(t, s); });
+      });
+    };
+    auto* ctx = new Ctx{this, term};
+    if (tr_raft_barrier(raft_, done, ctx) != 0) {
+      delete ctx;
+      leader_pending_ = false;
     }
   }
   // Removal: libraft never tells a removed server. We notice either the registry's
@@ -577,6 +594,23 @@ void RaftNode::CheckState() {
     tr_raft* r = raft_;
     raft_ = nullptr;
     tr_raft_close(r, nullptr, nullptr);
+  }
+}
+
+void RaftNode::LeaderReady(uint64_t term, const tresor::Status& applied) {
+  leader_pending_ = false;
+  if (!raft_ || !applied.ok()) return;
+  tr_raft_status st;
+  tr_raft_get_status(raft_, &st);
+  if (st.state != TR_STATE_LEADER || st.term != term || leader_.load()) return;
+  leader_ = true;
+  LOG_INFO("raft: node {} became leader (term {})", opts_.node_id, st.term);
+  Emit(RaftEvent::kBecameLeader);
+  // Record our node id in the registry so every member can show it.
+  auto rec = fsm_->Node(raft_id_);
+  if (!rec || rec->node_id != opts_.node_id || rec->removed) {
+    std::vector<std::promise<tresor::Status>> none;
+    SubmitEntry(EncodeRegisterEntry(st.term, raft_id_, opts_.node_id), std::move(none));
   }
 }
 
@@ -651,7 +685,14 @@ tresor::Status RaftNode::RemovePeer(const std::string& node_id) {
       if (rc != 0 && rc != TR_RAFT_BADROLE) return MapError(rc, "raft demote");
     }
     RETURN_IF_ERROR(ApplyInternal(EncodeRemovedEntry(0, id)));
-    uint64_t want = fsm_->applied_index();
+    // The mark is committed here; the node learns that only from a later AppendEntries
+    // (carrying our commit index). A barrier after it is such a message: wait until the
+    // node has stored the barrier (bounded: it may be down).
+    uint64_t want = 0;
+    int brc = LoopRequest(
+        [](tr_raft* r, void (*cb)(void*, int, uint64_t), void* arg) { return tr_raft_barrier(r, cb, arg); },
+        &want);
+    if (brc != 0) return MapError(brc, "raft barrier");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (std::chrono::steady_clock::now() < deadline) {
       uint64_t match = 0;
@@ -673,7 +714,11 @@ tresor::Status RaftNode::TransferLeadership(const std::string& node_id) {
       tr_raft_get_status(raft_, &st);
       leader = st.state == TR_STATE_LEADER;
     });
-    if (!leader) return attempt > 0 ? tresor::Status::Ok() : MapError(TR_RAFT_NOTLEADER, "");
+    if (!leader) {
+      if (attempt == 0) return MapError(TR_RAFT_NOTLEADER, "");
+      RunOnLoop([&] { CheckState(); });  // publish the change before returning
+      return tresor::Status::Ok();
+    }
     // libraft may send TimeoutNow before the target caught up and never resend: after its
     // callback, check who leads and try again.
     int rc = LoopRequest([&](tr_raft* r, void (*cb)(void*, int, uint64_t), void* arg) {
@@ -690,7 +735,10 @@ tresor::Status RaftNode::TransferLeadership(const std::string& node_id) {
     if (raft_) tr_raft_get_status(raft_, &st);
     leader = st.state == TR_STATE_LEADER;
   });
-  if (!leader) return tresor::Status::Ok();
+  if (!leader) {
+    RunOnLoop([&] { CheckState(); });
+    return tresor::Status::Ok();
+  }
   return tresor::Status::Unavailable("raft: leadership transfer did not complete");
 }
 

@@ -126,14 +126,17 @@ class RaftNode {
 
   Result<RaftConfiguration> Configuration();
   RaftStatus GetStatus();
+  // True once this node leads and has applied everything committed before its term
+  // (a barrier of its own term): from then on local reads are up to date.
   bool IsLeader() const { return leader_.load(); }
   bool IsRemoved() const { return removed_.load(); }
   const std::string& node_id() const { return opts_.node_id; }
   uint64_t raft_id() const { return raft_id_; }
   RaftFsm* fsm() { return fsm_.get(); }
 
-  // Called (on a dedicated notifier thread, in order) when this node gains or loses
-  // leadership or notices it was removed. Set before Start.
+  // Called (on a dedicated notifier thread, in order) when this node gains leadership (as
+  // IsLeader: after its barrier is applied) or loses it, or notices it was removed. Set
+  // before Start.
   void SetEventCallback(std::function<void(RaftEvent)> cb);
 
   // Stats for tests and benches.
@@ -158,6 +161,7 @@ class RaftNode {
   void SubmitApplies();
   void SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises);
   void CheckState();
+  void LeaderReady(uint64_t term, const tresor::Status& applied);
   void Emit(RaftEvent ev);
   // Runs an async libraft request on the loop and waits for its completion status.
   int LoopRequest(const std::function<int(tr_raft*, void (*)(void*, int, uint64_t), void*)>& start,
@@ -185,7 +189,7 @@ class RaftNode {
   // Loop-thread state.
   bool started_ = false;
   bool was_member_ = false;
-  bool registered_self_ = false;
+  bool leader_pending_ = false;  // a leadership barrier is in flight
   int last_state_ = 0;
 
   std::atomic<bool> leader_{false};
