@@ -83,7 +83,7 @@ Json Secret::ToJson() const {
   o["lease_id"] = lease_id;
   o["lease_duration"] = lease_duration;
   o["renewable"] = renewable;
-  o["data"] = data;
+  o["data"] = Json(nlohmann::json(data));  // Go map: keys sorted at every level
   o["warnings"] = warnings;
   if (auth.is_object()) {
     Json a = Json::object();
@@ -92,7 +92,7 @@ Json Secret::ToJson() const {
     a["policies"] = Get(auth, "policies");
     a["token_policies"] = Get(auth, "token_policies");
     a["identity_policies"] = Get(auth, "identity_policies");
-    a["metadata"] = Get(auth, "metadata");
+    a["metadata"] = Json(nlohmann::json(Get(auth, "metadata")));
     a["orphan"] = BoolOf(auth, "orphan");
     a["entity_id"] = StrOf(auth, "entity_id");
     a["lease_duration"] = IntOf(Get(auth, "lease_duration"));
