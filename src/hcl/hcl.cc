@@ -133,7 +133,7 @@ class Lexer {
         default:
           if (c == '<' && Peek(1) == '<' && !json_) {
             RETURN_IF_ERROR(Heredoc(&t));
-          } else if (IsDigit(c) || (c == '-' && (IsDigit(Peek(1)) || Peek(1) == '.')) ||
+          } else if (IsDigit(c) || (c == '-' && (IsDigit(Peek(1)) || (Peek(1) == '.' && IsDigit(Peek(2))))) ||
                      (c == '.' && IsDigit(Peek(1)))) {
             RETURN_IF_ERROR(Number(&t));
           } else if (IsIdentStart(static_cast<unsigned char>(c))) {
@@ -430,9 +430,10 @@ class Lexer {
       digits.remove_prefix(2);
       base = 16;
     }
+    if (digits.empty()) return Error(l, col, "invalid number " + t->text);
     uint64_t mag = 0;
     auto r = std::from_chars(digits.data(), digits.data() + digits.size(), mag, base);
-    if (digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size() ||
+    if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() ||
         mag > uint64_t(INT64_MAX) + (neg ? 1 : 0)) {
       return Error(l, col, "number out of range: " + t->text);
     }

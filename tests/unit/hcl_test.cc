@@ -360,6 +360,28 @@ TEST(HclErrors, Json) {
   EXPECT_EQ(ParseError("{\"a\": yes}"), "<input>:1:7: invalid JSON value identifier \"yes\"");
 }
 
+TEST(HclErrors, EveryPrefixFailsCleanly) {
+  // Truncated documents of every length must parse or fail with a positioned error.
+  const std::string docs[] = {
+      "a = \"x\\ny\" # c\nl = [1, -2.5, 0x10, true]\nb \"l\" x {\n  h = <<-EOT\n    t\n    EOT\n"
+      "  o = { k = \"v\", n = [{ z = 1 }] }\n}\n/* c */ // d\n",
+      "{\"a\": [1, {\"b\": null}], \"c\": {\"d\": \"\\u00e9\\ud83d\\ude00\"}, \"e\": -1e3}",
+  };
+  for (const auto& doc : docs) {
+    ASSERT_TRUE(Parse(doc).ok()) << doc;
+    for (size_t n = 0; n < doc.size(); ++n) {
+      auto r = Parse(std::string_view(doc).substr(0, n), "t");
+      if (r.ok()) {
+        (void)ToJson(*r);
+      } else {
+        EXPECT_EQ(r.status().message().rfind("t:", 0), 0u) << r.status().message();
+      }
+    }
+  }
+  EXPECT_EQ(ParseError("a = 0x\n"), "<input>:1:5: invalid number 0x");
+  EXPECT_EQ(ParseError("a = -\n"), "<input>:1:5: unexpected character '-'");
+}
+
 TEST(HclErrors, NestingIsBounded) {
   std::string deep_list = "a = " + std::string(5000, '[') + std::string(5000, ']');
   EXPECT_NE(ParseError(deep_list).find("nesting too deep"), std::string::npos);
