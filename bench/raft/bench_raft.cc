@@ -1,0 +1,265 @@
+// tresor_bench_raft: throughput/latency of RaftStorage writes on a 3-node in-process
+// cluster over loopback TCP (each node: own loop thread, own data dir, durable LMDB FSM),
+// leader failover under load, and how long a snapshot capture blocks the raft loop.
+//
+//   tresor_bench_raft [--clients N] [--seconds S] [--value-bytes B] [--multiplier M]
+//                     [--snapshot-keys K] [--dir D] [--fsm-no-sync 0|1]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "raft/raft_shim.h"
+#include "raft/raft_storage.h"
+
+using namespace tresor;
+using namespace tresor::raft;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Pct(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+struct Node {
+  RaftStorageOptions opts;
+  std::unique_ptr<RaftStorage> st;
+};
+
+struct Config {
+  int clients = 64;
+  int seconds = 10;
+  int value_bytes = 200;
+  int multiplier = 1;
+  int snapshot_keys = 50000;
+  std::string dir = "/tmp/tresor_bench_raft";
+  bool fsm_no_sync = false;
+};
+
+int Leader(std::vector<Node>& nodes) {
+  for (size_t i = 0; i < nodes.size(); i++)
+    if (nodes[i].st && nodes[i].st->node()->IsLeader()) return static_cast<int>(i);
+  return -1;
+}
+
+// Runs `clients` appliers for `seconds` against whichever node leads; returns latencies.
+struct LoadResult {
+  uint64_t ok = 0, standby = 0, unknown = 0, other = 0;
+  std::vector<double> lat_ms;
+};
+
+LoadResult Load(std::vector<Node>& nodes, const Config& cfg, double seconds, std::atomic<int>* leader_hint,
+                const std::string& prefix) {
+  LoadResult total;
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+  std::string value(cfg.value_bytes, 'v');
+  std::vector<std::thread> ts;
+  for (int c = 0; c < cfg.clients; c++) {
+    ts.emplace_back([&, c] {
+      LoadResult r;
+      for (uint64_t i = 0; !stop; i++) {
+        int l = leader_hint->load();
+        if (l < 0 || !nodes[l].st) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        auto t0 = Clock::now();
+        Status s = nodes[l].st->Put(prefix + std::to_string(c) + "/" + std::to_string(i), value);
+        auto dt = Ms(Clock::now() - t0);
+        if (s.ok()) {
+          r.ok++;
+          r.lat_ms.push_back(dt);
+        } else if (s.code() == Code::kStandby) {
+          r.standby++;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        } else if (s.message().find("may or may not") != std::string::npos) {
+          r.unknown++;
+        } else {
+          r.other++;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
+      std::lock_guard<std::mutex> l(mu);
+      total.ok += r.ok;
+      total.standby += r.standby;
+      total.unknown += r.unknown;
+      total.other += r.other;
+      total.lat_ms.insert(total.lat_ms.end(), r.lat_ms.begin(), r.lat_ms.end());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : ts) t.join();
+  return total;
+}
+
+void SnapshotBench(const Config& cfg) {
+  std::string dir = cfg.dir + "/snap";
+  fs::remove_all(dir);
+  auto store = LmdbStore::Open(dir, LmdbOptions{});
+  if (!store.ok()) {
+    std::fprintf(stderr, "lmdb: %s\n", store.status().ToString().c_str());
+    return;
+  }
+  std::vector<TxnOp> ops;
+  std::string value(cfg.value_bytes, 's');
+  for (int i = 0; i < cfg.snapshot_keys; i++) {
+    char k[64];
+    std::snprintf(k, sizeof k, "logical/0123456789abcdef/key/%08d", i);
+    ops.push_back(TxnOp{TxnOp::Kind::kPut, k, value});
+  }
+  if (!(*store)->Write(ops, {{"raft/applied_index", "100"}, {"raft/applied_term", "1"}}).ok()) return;
+  auto fsm = RaftFsm::Open(store->get());
+  if (!fsm.ok()) return;
+  double cap_ms = 1e9, ser_ms = 1e9, res_ms = 1e9;
+  size_t bytes = 0;
+  for (int round = 0; round < 3; round++) {
+    auto t0 = Clock::now();
+    (*fsm)->Capture();
+    auto t1 = Clock::now();
+    void* buf = nullptr;
+    size_t len = 0;
+    (*fsm)->Serialize(&buf, &len);
+    auto t2 = Clock::now();
+    cap_ms = std::min(cap_ms, Ms(t1 - t0));
+    ser_ms = std::min(ser_ms, Ms(t2 - t1));
+    bytes = len;
+    // Restore into a second store (what a lagging follower does on the loop thread).
+    std::string dir2 = dir + "2";
+    fs::remove_all(dir2);
+    auto store2 = LmdbStore::Open(dir2, LmdbOptions{});
+    auto fsm2 = RaftFsm::Open(store2->get());
+    auto t3 = Clock::now();
+    (*fsm2)->Restore(std::string_view(static_cast<const char*>(buf), len));
+    res_ms = std::min(res_ms, Ms(Clock::now() - t3));
+    (*fsm)->Finalize(buf);
+    fsm2->reset();
+  }
+  std::printf("snapshot @ %d keys x %d B: capture %.2f ms + serialize %.1f ms on the loop thread (%.1f MB); "
+              "restore %.1f ms\n",
+              cfg.snapshot_keys, cfg.value_bytes, cap_ms, ser_ms, bytes / 1e6, res_ms);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--clients") cfg.clients = std::atoi(argv[i + 1]);
+    else if (a == "--seconds") cfg.seconds = std::atoi(argv[i + 1]);
+    else if (a == "--value-bytes") cfg.value_bytes = std::atoi(argv[i + 1]);
+    else if (a == "--multiplier") cfg.multiplier = std::atoi(argv[i + 1]);
+    else if (a == "--snapshot-keys") cfg.snapshot_keys = std::atoi(argv[i + 1]);
+    else if (a == "--dir") cfg.dir = argv[i + 1];
+    else if (a == "--fsm-no-sync") cfg.fsm_no_sync = std::atoi(argv[i + 1]) != 0;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  InitLogging("warn");
+  fs::remove_all(cfg.dir);
+  fs::create_directories(cfg.dir);
+
+  SnapshotBench(cfg);
+
+  std::vector<Node> nodes(3);
+  for (int i = 0; i < 3; i++) {
+    auto& o = nodes[i].opts;
+    o.path = cfg.dir + "/n" + std::to_string(i);
+    o.node_id = "node-" + std::to_string(i);
+    o.cluster_address = "127.0.0.1:" + std::to_string(FreePort());
+    o.performance_multiplier = cfg.multiplier;
+    o.fsm_no_sync = cfg.fsm_no_sync;
+    auto s = RaftStorage::Open(o);
+    if (!s.ok()) {
+      std::fprintf(stderr, "open: %s\n", s.status().ToString().c_str());
+      return 1;
+    }
+    nodes[i].st = std::move(s).value();
+  }
+  if (!nodes[0].st->node()->Bootstrap().ok()) return 1;
+  for (auto& n : nodes)
+    if (!n.st->node()->Start().ok()) return 1;
+  while (!nodes[0].st->node()->IsLeader()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 1; i < 3; i++) {
+    auto s = nodes[0].st->node()->AddNonVoter(nodes[i].opts.node_id, nodes[i].opts.cluster_address);
+    if (s.ok()) s = nodes[0].st->node()->PromoteToVoter(nodes[i].opts.node_id);
+    if (!s.ok()) {
+      std::fprintf(stderr, "join: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  std::atomic<int> leader{0};
+
+  // 1. Steady state.
+  uint64_t e0 = nodes[0].st->node()->entries_submitted();
+  auto r = Load(nodes, cfg, cfg.seconds, &leader, "bench/");
+  uint64_t entries = nodes[0].st->node()->entries_submitted() - e0;
+  std::printf("steady: %d clients, %d s, %d-byte values: %.0f applies/s, p50 %.2f ms, p99 %.2f ms, "
+              "%.1f applies/entry, errors %llu\n",
+              cfg.clients, cfg.seconds, cfg.value_bytes, r.ok / double(cfg.seconds), Pct(r.lat_ms, 0.5),
+              Pct(r.lat_ms, 0.99), entries ? double(r.ok) / entries : 0.0,
+              static_cast<unsigned long long>(r.standby + r.unknown + r.other));
+
+  // 2. Failover under load: stop the leader, measure until a new leader is ready.
+  std::atomic<bool> done{false};
+  double failover_ms = -1;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    auto t0 = Clock::now();
+    int old = leader.exchange(-1);
+    nodes[old].st.reset();  // graceful close: sockets drop, no leadership hand-off
+    int nl = -1;
+    while ((nl = Leader(nodes)) < 0 && Ms(Clock::now() - t0) < 30000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    failover_ms = Ms(Clock::now() - t0);
+    leader = nl;
+    done = true;
+  });
+  auto fr = Load(nodes, cfg, 6, &leader, "failover/");
+  killer.join();
+  std::printf("failover (multiplier %d): new leader ready after %.0f ms; during the 6 s run: %llu ok, "
+              "%llu standby, %llu unknown-outcome, %llu other errors\n",
+              cfg.multiplier, failover_ms, static_cast<unsigned long long>(fr.ok),
+              static_cast<unsigned long long>(fr.standby), static_cast<unsigned long long>(fr.unknown),
+              static_cast<unsigned long long>(fr.other));
+  for (auto& n : nodes) n.st.reset();
+  fs::remove_all(cfg.dir);
+  return 0;
+}
