@@ -167,6 +167,16 @@ TEST(Config, JsonForm) {
   ServerConfig d = MustParse(R"({"listener": {"tcp": {"tls_disable": true}}, "storage": {"inmem": {}}})", "d.json");
   ASSERT_EQ(d.listeners.size(), 1u);
   EXPECT_EQ(d.storage->type, "inmem");
+  // A listener whose JSON body holds only a nested object, and raft with only retry_join.
+  // (Here the listener is read fine and then rejected for having TLS without files.)
+  EXPECT_EQ(ParseError(R"({"listener": {"tcp": {"telemetry": {"unauthenticated_metrics_access": true}}}})",
+                       "e.json"),
+            "e.json:1:15: 'tls_cert_file' must be set");
+  ServerConfig e = MustParse(R"({"storage": {"raft": {"retry_join": {"leader_api_addr": "http://a:8200"}}}})",
+                             "e.json");
+  EXPECT_EQ(e.storage->type, "raft");
+  ASSERT_EQ(e.storage->raft.retry_join.size(), 1u);
+  EXPECT_EQ(e.storage->raft.retry_join[0].leader_api_addr, "http://a:8200");
 }
 
 TEST(Config, TlsDisableSpellings) {
