@@ -1,5 +1,8 @@
 #include "engines/transit/crypto.h"
 
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -37,21 +40,6 @@ struct CtxFree {
 };
 template <typename T>
 using Owned = std::unique_ptr<T, CtxFree>;
-
-// Fetched once: implicit fetches on every call are measurably slow in OpenSSL 3.
-const EVP_CIPHER* CipherFor(Aead a) {
-  static const EVP_CIPHER* aes128 = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-  static const EVP_CIPHER* aes256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-  static const EVP_CIPHER* chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
-  switch (a) {
-    case Aead::kAes128Gcm: return aes128;
-    case Aead::kAes256Gcm: return aes256;
-    case Aead::kChaCha20Poly1305: return chacha;
-  }
-  return nullptr;
-}
-
-size_t AeadKeySize(Aead a) { return a == Aead::kAes128Gcm ? 16 : 32; }
 
 const EVP_MD* MdFor(Hash h) {
   static const EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
@@ -94,50 +82,33 @@ Result<std::string> BioToString(BIO* b) {
 
 PKey::~PKey() { EVP_PKEY_free(k_); }
 
+// AEAD and HKDF come from the shared crypto module; transit only maps error codes.
+namespace {
+tresor::crypto::AeadAlg SharedAlg(Aead a) {
+  switch (a) {
+    case Aead::kAes128Gcm: return tresor::crypto::AeadAlg::kAes128Gcm;
+    case Aead::kAes256Gcm: return tresor::crypto::AeadAlg::kAes256Gcm;
+    case Aead::kChaCha20Poly1305: return tresor::crypto::AeadAlg::kChaCha20Poly1305;
+  }
+  return tresor::crypto::AeadAlg::kAes256Gcm;
+}
+}  // namespace
+
 Result<std::string> AeadSeal(Aead alg, std::string_view key, std::string_view nonce, std::string_view plaintext,
                              std::string_view aad) {
-  if (key.size() != AeadKeySize(alg)) return Fail("invalid key length for cipher");
-  if (nonce.size() != kNonceSize) return Fail("invalid nonce length for cipher");
-  Owned<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), CipherFor(alg), U(key), U(nonce), nullptr) != 1)
-    return Fail("cipher initialisation failed");
-  int len = 0;
-  if (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), int(aad.size())) != 1)
-    return Fail("cipher failed");
-  std::string out(plaintext.size() + kTagSize, '\0');
-  if (!plaintext.empty() && EVP_EncryptUpdate(ctx.get(), U(out), &len, U(plaintext), int(plaintext.size())) != 1)
-    return Fail("cipher failed");
-  int fin = 0;
-  if (EVP_EncryptFinal_ex(ctx.get(), U(out) + plaintext.size(), &fin) != 1) return Fail("cipher failed");
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, int(kTagSize), U(out) + plaintext.size()) != 1)
-    return Fail("cipher failed");
-  return out;
+  auto r = tresor::crypto::AeadSeal(SharedAlg(alg), key, nonce, plaintext, aad);
+  if (!r.ok()) return Status::Internal("encryption failed: " + r.status().message());
+  return r;
 }
 
 Result<std::string> AeadOpen(Aead alg, std::string_view key, std::string_view nonce, std::string_view sealed,
                              std::string_view aad) {
-  if (key.size() != AeadKeySize(alg)) return Fail("invalid key length for cipher");
-  if (nonce.size() != kNonceSize) return Fail("invalid nonce length for cipher");
-  if (sealed.size() < kTagSize) return Status::InvalidRequest("cipher: message authentication failed");
-  size_t ct_len = sealed.size() - kTagSize;
-  Owned<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), CipherFor(alg), U(key), U(nonce), nullptr) != 1)
-    return Fail("cipher initialisation failed");
-  int len = 0;
-  if (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), int(aad.size())) != 1)
-    return Fail("cipher failed");
-  std::string out(ct_len, '\0');
-  if (ct_len && EVP_DecryptUpdate(ctx.get(), U(out), &len, U(sealed), int(ct_len)) != 1) return Fail("cipher failed");
-  std::string tag(sealed.substr(ct_len));
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, int(kTagSize), tag.data()) != 1)
-    return Fail("cipher failed");
-  int fin = 0;
-  if (EVP_DecryptFinal_ex(ctx.get(), U(out) + ct_len, &fin) != 1) {
-    OPENSSL_cleanse(out.data(), out.size());
-    ERR_clear_error();
+  auto r = tresor::crypto::AeadOpen(SharedAlg(alg), key, nonce, sealed, aad);
+  if (!r.ok()) {
+    if (r.status().code() == Code::kInternal) return r.status();
     return Status::InvalidRequest("cipher: message authentication failed");
   }
-  return out;
+  return r;
 }
 
 std::optional<Hash> ParseHash(std::string_view n) {
@@ -189,18 +160,7 @@ Result<std::string> Hmac(Hash h, std::string_view key, std::string_view data) {
 }
 
 Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t n) {
-  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
-      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), U(ikm), int(ikm.size())) != 1)
-    return Fail("key derivation failed");
-  if (!salt.empty() && EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), U(salt), int(salt.size())) != 1)
-    return Fail("key derivation failed");
-  if (!info.empty() && EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), U(info), int(info.size())) != 1)
-    return Fail("key derivation failed");
-  std::string out(n, '\0');
-  size_t len = n;
-  if (EVP_PKEY_derive(ctx.get(), U(out), &len) != 1 || len != n) return Fail("key derivation failed");
-  return out;
+  return tresor::crypto::HkdfSha256(ikm, salt, info, n);
 }
 
 Result<PKeyPtr> GenerateEc(Curve c) {

@@ -1,5 +1,6 @@
 // The OpenSSL 3 primitives the transit engine needs, behind a small value-typed interface.
-// Every OpenSSL call of the module lives in crypto.cc.
+// Every OpenSSL call of the module lives in crypto.cc; AEAD and HKDF delegate to the shared
+// src/crypto module (which has no SHA-3, asymmetric keys or key wrap, hence the rest here).
 //
 // Thread-safety: all functions are reentrant. A PKey is immutable after creation and may be
 // used for signing/verifying/decrypting from many threads at once (each call makes its own
