@@ -40,6 +40,7 @@ struct TokenInfo {
   int64_t ttl = 0;         // seconds left at lookup time; 0 = no expiry
   int64_t creation_time = 0;
   int64_t num_uses = 0;    // remaining, 0 = unlimited
+  std::string cubbyhole_id;  // names this token's cubbyhole storage (random, not the token)
 };
 
 // A login's result: core's token store mints the token from it.
@@ -74,6 +75,8 @@ struct Secret {
   bool renewable = true;
   json internal_data = json::object();
   std::string lease_id;  // filled by core
+  // False for secrets that only carry a refresh interval (KV's ttl): no lease is created.
+  bool leased = true;
 };
 
 struct Request {
