@@ -287,7 +287,12 @@ Result<Response> Client::SendOnce(const std::string& method, const std::string& 
   struct curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "X-Vault-Request: true");
   headers = curl_slist_append(headers, "Expect:");
-  headers = curl_slist_append(headers, "Content-Type:");
+  bool has_content_type = false;
+  for (const auto& h : req.headers) {
+    headers = curl_slist_append(headers, h.c_str());
+    if (ToLower(h).rfind("content-type:", 0) == 0) has_content_type = true;
+  }
+  if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
   std::string token_header;
   const std::string& token = req.token ? *req.token : config_.token.str();
   if (!req.no_token && !token.empty()) {

@@ -58,6 +58,7 @@ struct Request {
   std::optional<std::string> body;                          // sent as-is when present
   std::optional<std::string> token;  // overrides the configured token for this request
   bool no_token = false;             // send no token at all
+  std::vector<std::string> headers;  // extra "Name: value" lines (e.g. a PATCH content type)
 };
 
 struct Response {
