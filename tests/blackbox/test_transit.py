@@ -116,7 +116,15 @@ def test_encrypt_upsert_batch_and_associated_data(vault):
     assert t.read_key("upserted")["data"]["type"] == "aes256-gcm96"
 
     batch = [{"plaintext": b64("a"), "reference": "one"}, {"plaintext": "%%%"}, {"plaintext": b64("c")}]
-    res = t.encrypt_data("upserted", batch_input=batch)["data"]["batch_results"]
+    s = vault.server
+    r = requests.post(s.addr + "/v1/transit/encrypt/upserted", headers={"X-Vault-Token": s.root_token},
+                      json={"batch_input": batch})
+    assert r.status_code == 400  # an item failed
+    assert r.json()["data"]["batch_results"][1]["error"]
+    r = requests.post(s.addr + "/v1/transit/encrypt/upserted", headers={"X-Vault-Token": s.root_token},
+                      json={"batch_input": batch, "partial_failure_response_code": 207})
+    assert r.status_code == 207
+    res = r.json()["data"]["batch_results"]
     assert res[0]["reference"] == "one" and res[0]["ciphertext"].startswith("vault:v1:")
     assert "error" in res[1]
     dec = t.decrypt_data("upserted", batch_input=[{"ciphertext": res[0]["ciphertext"]},

@@ -301,6 +301,30 @@ TEST_F(TransitTest, BatchEncryptDecryptRewrap) {
             "context should be set either in all the request blocks or in none");
 }
 
+TEST_F(TransitTest, BatchFailureStatusCodes) {
+  Write("keys/k");
+  auto status_of = [&](const std::string& path, json body) {
+    auto r = Do(Operation::kUpdate, path, std::move(body));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || !*r) return -1;
+    if (!(*r)->raw) return 200;
+    json env = json::parse((*r)->raw->body);
+    EXPECT_TRUE(env["data"]["batch_results"].is_array());
+    EXPECT_TRUE(env.contains("request_id"));
+    return (*r)->raw->status;
+  };
+  json good = {{"plaintext", B64("a")}};
+  json bad = {{"plaintext", "!!"}};
+  EXPECT_EQ(status_of("encrypt/k", {{"batch_input", json::array({good, good})}}), 200);
+  EXPECT_EQ(status_of("encrypt/k", {{"batch_input", json::array({good, bad})}}), 400);
+  EXPECT_EQ(status_of("encrypt/k", {{"batch_input", json::array({good, bad})}, {"partial_failure_response_code", 207}}), 207);
+  EXPECT_EQ(status_of("encrypt/k", {{"batch_input", json::array({bad})}, {"partial_failure_response_code", 207}}), 400);
+  std::string ct = Encrypt("k", "x");
+  EXPECT_EQ(status_of("decrypt/k", {{"batch_input", json::array({{{"ciphertext", ct}}, {{"ciphertext", "vault:v1:AAAA"}}})}}), 400);
+  EXPECT_EQ(status_of("rewrap/k", {{"batch_input", json::array({{{"ciphertext", ct}}, {{"ciphertext", "nope"}}})},
+                                   {"partial_failure_response_code", 200}}), 200);
+}
+
 TEST_F(TransitTest, RotationAndMinDecryptionVersion) {
   Write("keys/k");
   std::string v1 = Encrypt("k", "data-1");

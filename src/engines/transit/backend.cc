@@ -100,6 +100,37 @@ Result<std::optional<std::vector<json>>> BatchInput(const FieldData& d) {
 }
 
 // The BYOK wrapping key lives under "import/": a thin prefixing Storage for its KeyStore.
+// Vault's status for a batch with failed items: 400 if any item failed on bad input, else
+// 500 if any failed internally; `partial_failure_response_code` overrides it when at least
+// one item succeeded. The body is still the full response envelope.
+Result<ResponsePtr> BatchStatus(const Request& req, const FieldData& d, ResponsePtr resp, bool successes,
+                                bool user_error, bool internal_error) {
+  if (!user_error && !internal_error) return resp;
+  int code = user_error ? 400 : 500;
+  if (auto pf = d.GetOk("partial_failure_response_code"); pf && successes) {
+    int64_t c = d.GetInt("partial_failure_response_code");
+    if (c < 1 || c > 599)
+      resp->warnings.push_back("invalid HTTP response code override from partial_failure_response_code, reverting to " +
+                               std::to_string(code));
+    else
+      code = int(c);
+  }
+  nlohmann::ordered_json body;
+  body["request_id"] = req.request_id;
+  body["lease_id"] = "";
+  body["renewable"] = false;
+  body["lease_duration"] = 0;
+  body["data"] = resp->data;
+  body["wrap_info"] = nullptr;
+  body["warnings"] = resp->warnings.empty() ? json(nullptr) : json(resp->warnings);
+  body["auth"] = nullptr;
+  http::HttpResponse raw;
+  raw.status = code;
+  raw.body = body.dump();
+  resp->raw = std::move(raw);
+  return resp;
+}
+
 class PrefixStorage : public Storage {
  public:
   PrefixStorage(Storage* s, std::string p) : s_(s), p_(std::move(p)) {}
@@ -398,17 +429,21 @@ class TransitBackend : public framework::FrameworkBackend {
     if (!p) return Bad("encryption key not found");
 
     json results = json::array();
+    bool successes = false, user_error = false, internal_error = false;
     for (size_t i = 0; i < work.size(); ++i) {
       Item& w = work[i];
       json r = json::object();
       if (w.error.empty() && !w.aad.empty() && !IsSymmetricAead(p->type))
         w.error = "'[" + std::to_string(i) + "].associated_data' provided for non-AEAD cipher suite " + KeyTypeName(p->type);
+      if (!w.error.empty()) user_error = true;
       if (w.error.empty()) {
         auto ct = p->Encrypt(w.key_version, w.context, w.nonce, w.plaintext, w.aad);
         if (!ct.ok()) {
-          if (ct.status().code() != Code::kInvalidRequest) return ct.status();
+          if (!batch) return ct.status();
+          (ct.status().code() == Code::kInvalidRequest ? user_error : internal_error) = true;
           w.error = ct.status().message();
         } else {
+          successes = true;
           r["ciphertext"] = *ct;
           r["key_version"] = w.key_version == 0 ? p->latest_version : w.key_version;
         }
@@ -427,7 +462,7 @@ class TransitBackend : public framework::FrameworkBackend {
     }
     if (req.operation == Operation::kCreate && !upserted)
       resp->warnings.push_back("Attempted creation of the key during the encrypt operation, but it was created beforehand");
-    return resp;
+    return BatchStatus(req, d, std::move(resp), successes, user_error, internal_error);
   }
 
   // Shared by decrypt and rewrap: the decoded inputs of one batch element.
@@ -476,21 +511,25 @@ class TransitBackend : public framework::FrameworkBackend {
     return out;
   }
 
-  Result<ResponsePtr> Decrypt(Request&, FieldData& d) {
+  Result<ResponsePtr> Decrypt(Request& req, FieldData& d) {
     bool is_batch = false;
     ASSIGN_OR_RETURN(std::vector<DecItem> work, DecodeDecItems(d, &is_batch));
     ASSIGN_OR_RETURN(PolicyPtr p, keys_.Get(d.GetString("name")));
     if (!p) return Bad("encryption key not found");
     json results = json::array();
+    bool successes = false, user_error = false, internal_error = false;
     for (size_t i = 0; i < work.size(); ++i) {
       DecItem& w = work[i];
       json r = json::object();
+      if (!w.error.empty()) user_error = true;
       if (w.error.empty()) {
         auto pt = p->Decrypt(w.context, w.nonce, w.ciphertext, w.aad);
         if (!pt.ok()) {
-          if (pt.status().code() != Code::kInvalidRequest) return pt.status();
+          if (!is_batch) return pt.status();
+          (pt.status().code() == Code::kInvalidRequest ? user_error : internal_error) = true;
           w.error = pt.status().message();
         } else {
+          successes = true;
           r["plaintext"] = Base64Encode(*pt);
           Wipe(*pt);
         }
@@ -499,42 +538,50 @@ class TransitBackend : public framework::FrameworkBackend {
       if (!w.reference.empty()) r["reference"] = w.reference;
       results.push_back(std::move(r));
     }
-    if (is_batch) return Response::WithData({{"batch_results", std::move(results)}});
+    if (is_batch)
+      return BatchStatus(req, d, Response::WithData({{"batch_results", std::move(results)}}), successes, user_error,
+                         internal_error);
     if (!work[0].error.empty()) return Bad(work[0].error);
     return Response::WithData({{"plaintext", results[0]["plaintext"]}});
   }
 
-  Result<ResponsePtr> Rewrap(Request&, FieldData& d) {
+  Result<ResponsePtr> Rewrap(Request& req, FieldData& d) {
     bool is_batch = false;
     ASSIGN_OR_RETURN(std::vector<DecItem> work, DecodeDecItems(d, &is_batch));
     ASSIGN_OR_RETURN(PolicyPtr p, keys_.Get(d.GetString("name")));
     if (!p) return Bad("encryption key not found");
     json results = json::array();
+    bool successes = false, user_error = false, internal_error = false;
     for (size_t i = 0; i < work.size(); ++i) {
       DecItem& w = work[i];
       json r = json::object();
+      if (!w.error.empty()) user_error = true;
       if (w.error.empty()) {
         auto pt = p->Decrypt(w.context, w.nonce, w.ciphertext, w.aad);
-        if (!pt.ok()) {
-          if (pt.status().code() != Code::kInvalidRequest) return pt.status();
-          w.error = pt.status().message();
-        } else {
+        if (pt.ok()) {
           auto ct = p->Encrypt(w.key_version, w.context, w.nonce, *pt, w.aad);
           Wipe(*pt);
-          if (!ct.ok()) {
-            if (ct.status().code() != Code::kInvalidRequest) return ct.status();
-            w.error = ct.status().message();
-          } else {
+          if (ct.ok()) {
+            successes = true;
             r["ciphertext"] = *ct;
             r["key_version"] = w.key_version == 0 ? p->latest_version : w.key_version;
+          } else {
+            pt = ct.status();
           }
+        }
+        if (!pt.ok()) {
+          if (!is_batch) return pt.status();
+          (pt.status().code() == Code::kInvalidRequest ? user_error : internal_error) = true;
+          w.error = pt.status().message();
         }
       }
       if (!w.error.empty()) r["error"] = w.error;
       if (!w.reference.empty()) r["reference"] = w.reference;
       results.push_back(std::move(r));
     }
-    if (is_batch) return Response::WithData({{"batch_results", std::move(results)}});
+    if (is_batch)
+      return BatchStatus(req, d, Response::WithData({{"batch_results", std::move(results)}}), successes, user_error,
+                         internal_error);
     if (!work[0].error.empty()) return Bad(work[0].error);
     return Response::WithData({{"ciphertext", results[0]["ciphertext"]}, {"key_version", results[0]["key_version"]}});
   }

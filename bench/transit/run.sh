@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Transit benchmark: one dev server, wrk with 64 keep-alive connections on the same machine.
+#   bench/transit/run.sh [seconds]       (default 20 s per case; needs build/tresor and wrk)
+# Prints one line per case and the `openssl speed -multi 2 rsa2048` figure for comparison.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${TRESOR_BUILD_DIR:-$root/build}"
+dur="${1:-20}"
+threads="${BENCH_THREADS:-2}"
+conns="${BENCH_CONNS:-64}"
+port="${BENCH_PORT:-18299}"
+addr="http://127.0.0.1:$port"
+export TRESOR_TOKEN=root
+work="$(mktemp -d)"
+trap 'kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+"$build/tresor" server -dev -dev-listen-address="127.0.0.1:$port" -dev-root-token-id=root \
+  >"$work/server.log" 2>&1 &
+srv=$!
+for _ in $(seq 100); do curl -sf "$addr/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
+
+api() { curl -sf -H "X-Vault-Token: root" -H "Content-Type: application/json" "$@"; }
+api -X POST -d '{"type":"transit"}' "$addr/v1/sys/mounts/transit" >/dev/null
+api -X POST -d '{"type":"aes256-gcm96"}' "$addr/v1/transit/keys/bench-aes" >/dev/null
+api -X POST -d '{"type":"ed25519"}' "$addr/v1/transit/keys/bench-ed" >/dev/null
+api -X POST -d '{"type":"rsa-2048"}' "$addr/v1/transit/keys/bench-rsa" >/dev/null
+
+plain="$(head -c 1024 /dev/urandom | base64 -w0)"
+printf '{"plaintext":"%s"}' "$plain" >"$work/encrypt.json"
+ct="$(api -X POST --data-binary @"$work/encrypt.json" "$addr/v1/transit/encrypt/bench-aes" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["ciphertext"])')"
+printf '{"ciphertext":"%s"}' "$ct" >"$work/decrypt.json"
+msg="$(head -c 256 /dev/urandom | base64 -w0)"
+printf '{"input":"%s"}' "$msg" >"$work/sign.json"
+
+case_run() {  # name path body
+  local out
+  out="$(BENCH_PATH="$2" BENCH_BODY_FILE="$3" wrk -t"$threads" -c"$conns" -d"${dur}s" --latency \
+        -s "$here/post.lua" "$addr" | grep '^RESULT')"
+  printf '%-28s %s\n' "$1" "${out#RESULT }"
+}
+
+echo "transit benchmark: $conns keep-alive connections, $threads wrk threads, ${dur}s per case, $(nproc) cores"
+case_run "encrypt aes256-gcm96 1KiB" /v1/transit/encrypt/bench-aes "$work/encrypt.json"
+case_run "decrypt aes256-gcm96 1KiB" /v1/transit/decrypt/bench-aes "$work/decrypt.json"
+case_run "sign ed25519" /v1/transit/sign/bench-ed "$work/sign.json"
+case_run "sign rsa-2048 (pss)" /v1/transit/sign/bench-rsa "$work/sign.json"
+echo "openssl speed -multi 2 rsa2048 (sign/s):"
+openssl speed -multi 2 -seconds "${OPENSSL_SECONDS:-10}" rsa2048 2>/dev/null | awk '/^rsa 2048/ {print "  " $6 " sign/s, " $7 " verify/s"}'
