@@ -290,7 +290,9 @@ RaftFsm::~RaftFsm() {
     std::lock_guard<std::mutex> l(mu_);
     w.swap(waiters_);
   }
-  Status st = Status::Unavailable("raft state machine closed before the entry was applied");
+  Status st = Status::Unavailable(
+      "raft shut down after the write was committed but before it was applied locally; "
+      "the write may or may not have been applied");
   for (auto& [i, fn] : w) fn(st);
 }
 

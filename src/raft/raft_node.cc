@@ -33,6 +33,12 @@ struct RaftNode::PendingApply {
   std::promise<tresor::Status> done;
 };
 
+// Completion of one submitted entry: fulfils the callers' promises.
+struct RaftNode::EntryBatch {
+  RaftNode* node;
+  std::vector<std::promise<tresor::Status>> promises;
+};
+
 namespace {
 
 const char* RoleName(int role) {
@@ -66,10 +72,6 @@ std::string Hex(uint64_t v) {
 }
 
 // Completion of one submitted entry: fulfils the callers' promises.
-struct EntryBatch {
-  RaftFsm* fsm;
-  std::vector<std::promise<tresor::Status>> promises;
-};
 
 void FailAll(std::vector<std::promise<tresor::Status>>* ps, const tresor::Status& st) {
   for (auto& p : *ps) p.set_value(st);
@@ -380,6 +382,10 @@ tresor::Status RaftNode::Apply(const std::vector<TxnOp>& ops) {
 }
 
 void RaftNode::SubmitApplies() {
+  // Group commit: with `apply_window` entries already in the pipeline, callers wait in the
+  // queue and are packed into one larger entry when a slot frees (fewer, bigger entries
+  // replicate and flush much more cheaply than many small ones).
+  if (inflight_ >= opts_.apply_window) return;
   std::vector<std::unique_ptr<PendingApply>> batch;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -434,16 +440,21 @@ void RaftNode::SubmitEntry(std::string entry, std::vector<std::promise<tresor::S
     FailAll(&promises, tresor::Status::Internal("raft: out of memory"));
     return;
   }
-  auto* b = new EntryBatch{fsm_.get(), std::move(promises)};
+  auto* b = new EntryBatch{this, std::move(promises)};
   auto cb = [](void* arg, int status, uint64_t index) {
     std::unique_ptr<EntryBatch> b(static_cast<EntryBatch*>(arg));
+    RaftNode* self = b->node;
+    self->inflight_--;
+    if (self->raft_) self->SubmitApplies();
     if (status != 0) {
+      // Submitted, then lost (leadership change or shutdown): it may still commit.
+      if (status == TR_RAFT_SHUTDOWN || status == TR_RAFT_CANCELED) status = TR_RAFT_LEADERSHIPLOST;
       FailAll(&b->promises, MapError(status, "apply"));
       return;
     }
     // libraft applied it (handed it to the FSM writer): acknowledge once it is in LMDB.
     auto shared = std::make_shared<std::vector<std::promise<tresor::Status>>>(std::move(b->promises));
-    b->fsm->WhenApplied(index, [shared](const tresor::Status& s) { FailAll(shared.get(), s); });
+    self->fsm_->WhenApplied(index, [shared](const tresor::Status& s) { FailAll(shared.get(), s); });
   };
   int rc = tr_raft_apply(raft_, buf, len, cb, b);
   if (rc != 0) {
@@ -454,6 +465,7 @@ void RaftNode::SubmitEntry(std::string entry, std::vector<std::promise<tresor::S
     delete b;
     return;
   }
+  inflight_++;
   entries_submitted_++;
 }
 

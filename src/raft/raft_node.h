@@ -58,6 +58,9 @@ struct RaftNodeOptions {
   unsigned max_inflight_entries = 1024;
   size_t max_entry_size = 1 << 20;  // Vault's max_entry_size: larger writes are refused
   int capacity_threshold_kb = -1;   // <0 library default (4096), 0 off
+  // Group commit: at most this many data entries in flight; later callers are packed
+  // into the next entry.
+  unsigned apply_window = 8;
 };
 
 // Election/heartbeat timeouts derived like Vault (see raft_node.cc).
@@ -144,7 +147,7 @@ class RaftNode {
 
  private:
   struct PendingApply;
-  struct Batch;
+  struct EntryBatch;
   struct Task {
     std::function<void()> fn;
   };
@@ -190,6 +193,7 @@ class RaftNode {
   bool started_ = false;
   bool was_member_ = false;
   bool leader_pending_ = false;  // a leadership barrier is in flight
+  unsigned inflight_ = 0;        // data entries submitted and not yet applied by libraft
   int last_state_ = 0;
 
   std::atomic<bool> leader_{false};

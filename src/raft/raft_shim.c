@@ -7,10 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The TCP transport wrapped so that every connection gets TCP_NODELAY: libraft's own
+ * transport leaves Nagle on, and small AppendEntries/ack messages then wait for delayed
+ * ACKs (~40 ms stalls at p90 under load). `outer` is what raft_uv sees (its .data is
+ * raft_uv's); `inner` is raft's TCP transport doing the work. */
+struct nodelay_transport {
+  struct raft_uv_transport outer;
+  struct raft_uv_transport inner;
+  raft_uv_accept_cb accept_cb;
+  raft_uv_transport_close_cb close_cb;
+};
+
 struct tr_raft {
   struct raft raft;
   struct raft_io io;
-  struct raft_uv_transport tcp;
+  struct nodelay_transport tcp;
   struct raft_uv_transport *transport;
   struct raft_fsm fsm;
   tr_raft_fsm_ops ops;
@@ -75,6 +86,68 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
   return rv;
 }
 
+/* ---- TCP_NODELAY wrapper around raft's TCP transport --------------------------------- */
+
+static void set_nodelay(struct uv_stream_s *stream) {
+  if (stream != NULL && stream->type == UV_TCP) uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+}
+
+static int nd_init(struct raft_uv_transport *t, raft_id id, const char *address) {
+  struct nodelay_transport *nd = (struct nodelay_transport *)t;
+  return nd->inner.init(&nd->inner, id, address);
+}
+
+static void nd_accept(struct raft_uv_transport *inner, raft_id id, const char *address,
+                      struct uv_stream_s *stream) {
+  struct nodelay_transport *nd = inner->data;
+  set_nodelay(stream);
+  nd->accept_cb(&nd->outer, id, address, stream);
+}
+
+static int nd_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb) {
+  struct nodelay_transport *nd = (struct nodelay_transport *)t;
+  nd->accept_cb = cb;
+  return nd->inner.listen(&nd->inner, nd_accept);
+}
+
+struct nd_connect {
+  struct raft_uv_connect req;
+  struct raft_uv_connect *orig;
+};
+
+static void nd_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *stream, int status) {
+  struct nd_connect *c = req->data;
+  struct raft_uv_connect *orig = c->orig;
+  free(c);
+  if (status == 0) set_nodelay(stream);
+  orig->cb(orig, stream, status);
+}
+
+static int nd_connect_fn(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                         const char *address, raft_uv_connect_cb cb) {
+  struct nodelay_transport *nd = (struct nodelay_transport *)t;
+  struct nd_connect *c = calloc(1, sizeof *c);
+  int rv;
+  if (c == NULL) return RAFT_NOMEM;
+  req->cb = cb;
+  c->orig = req;
+  c->req.data = c;
+  rv = nd->inner.connect(&nd->inner, &c->req, id, address, nd_connect_cb);
+  if (rv != 0) free(c);
+  return rv;
+}
+
+static void nd_close_cb(struct raft_uv_transport *inner) {
+  struct nodelay_transport *nd = inner->data;
+  if (nd->close_cb != NULL) nd->close_cb(&nd->outer);
+}
+
+static void nd_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb) {
+  struct nodelay_transport *nd = (struct nodelay_transport *)t;
+  nd->close_cb = cb;
+  nd->inner.close(&nd->inner, nd_close_cb);
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
 static void set_err(char *errmsg, size_t len, const char *what, int rc, const char *detail) {
@@ -96,21 +169,27 @@ tr_raft *tr_raft_create(struct uv_loop_s *loop, const tr_raft_config *cfg, int *
   if (cfg->transport != NULL) {
     r->transport = cfg->transport;
   } else {
-    r->tcp.version = 1; /* must be set before raft_uv_tcp_init; .data belongs to raft_uv */
-    rv = raft_uv_tcp_init(&r->tcp, loop);
+    r->tcp.inner.version = 1; /* must be set before raft_uv_tcp_init */
+    rv = raft_uv_tcp_init(&r->tcp.inner, loop);
     if (rv != 0) {
       *rc = rv;
-      set_err(errmsg, errmsg_len, "transport", rv, r->tcp.errmsg);
+      set_err(errmsg, errmsg_len, "transport", rv, r->tcp.inner.errmsg);
       free(r);
       return NULL;
     }
-    r->transport = &r->tcp;
+    r->tcp.inner.data = &r->tcp; /* the inner transport's .data is ours: raft_uv never sees it */
+    r->tcp.outer.version = 1;
+    r->tcp.outer.init = nd_init;
+    r->tcp.outer.listen = nd_listen;
+    r->tcp.outer.connect = nd_connect_fn;
+    r->tcp.outer.close = nd_close;
+    r->transport = &r->tcp.outer;
     if (cfg->bind_address != NULL && cfg->bind_address[0] != '\0') {
-      rv = raft_uv_tcp_set_bind_address(&r->tcp, cfg->bind_address);
+      rv = raft_uv_tcp_set_bind_address(&r->tcp.inner, cfg->bind_address);
       if (rv != 0) {
         *rc = rv;
-        set_err(errmsg, errmsg_len, "bind address", rv, r->tcp.errmsg);
-        raft_uv_tcp_close(&r->tcp);
+        set_err(errmsg, errmsg_len, "bind address", rv, r->tcp.inner.errmsg);
+        raft_uv_tcp_close(&r->tcp.inner);
         free(r);
         return NULL;
       }
@@ -121,7 +200,7 @@ tr_raft *tr_raft_create(struct uv_loop_s *loop, const tr_raft_config *cfg, int *
   if (rv != 0) {
     *rc = rv;
     set_err(errmsg, errmsg_len, "raft io", rv, r->io.errmsg);
-    if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+    if (r->transport == &r->tcp.outer) raft_uv_tcp_close(&r->tcp.inner);
     free(r);
     return NULL;
   }
@@ -140,7 +219,7 @@ tr_raft *tr_raft_create(struct uv_loop_s *loop, const tr_raft_config *cfg, int *
     *rc = rv;
     set_err(errmsg, errmsg_len, "raft init", rv, raft_errmsg(&r->raft));
     raft_uv_close(&r->io);
-    if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+    if (r->transport == &r->tcp.outer) raft_uv_tcp_close(&r->tcp.inner);
     free(r);
     return NULL;
   }
@@ -198,7 +277,7 @@ static void close_cb(struct raft *raft) {
   void (*cb)(void *) = r->close_cb;
   void *arg = r->close_arg;
   raft_uv_close(&r->io);
-  if (r->transport == &r->tcp) raft_uv_tcp_close(&r->tcp);
+  if (r->transport == &r->tcp.outer) raft_uv_tcp_close(&r->tcp.inner);
   free(r);
   if (cb != NULL) cb(arg);
 }

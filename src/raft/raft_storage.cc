@@ -60,6 +60,7 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   no.snapshot_threshold = opts.snapshot_threshold;
   no.election_timeout_ms = opts.election_timeout_ms;
   no.heartbeat_timeout_ms = opts.heartbeat_timeout_ms;
+  no.apply_window = opts.apply_window;
   ASSIGN_OR_RETURN(s->node_, RaftNode::Create(no, s->store_.get()));
   return s;
 }
