@@ -136,6 +136,33 @@ BeastResponse ToBeast(HttpResponse&& r, unsigned version, bool head) {
   return res;
 }
 
+// Go's http.Redirect with 301, as ServeMux sends it for an unclean path.
+HttpResponse Redirect(const std::string& clean_path, const HttpRequest& req) {
+  std::string location = EscapePath(clean_path);
+  if (!req.raw_query.empty()) location += "?" + req.raw_query;
+  HttpResponse r;
+  r.status = 301;
+  r.headers.emplace_back("Location", location);
+  if (req.method == "GET" || req.method == "HEAD") {
+    r.content_type = "text/html; charset=utf-8";
+    std::string href;
+    for (char c : location) {
+      switch (c) {
+        case '&': href += "&amp;"; break;
+        case '<': href += "&lt;"; break;
+        case '>': href += "&gt;"; break;
+        case '"': href += "&#34;"; break;
+        case '\'': href += "&#39;"; break;
+        default: href.push_back(c);
+      }
+    }
+    r.body = "<a href=\"" + href + "\">Moved Permanently</a>.\n\n";
+  } else {
+    r.content_type.clear();
+  }
+  return r;
+}
+
 class Connection;
 
 // State shared by the listeners and connections of one server. Outlives all of them.
@@ -360,6 +387,10 @@ class Session final : public Connection {
     HttpRequest hr;
     Status st = BuildRequest(req, remote_addr_, tls_, &hr);
     if (!st.ok()) return ToBeast(ErrorResponse(400, st.message()), version, head);
+    if (Opts().redirect_unclean_paths && hr.path != "*" && hr.method != "CONNECT") {
+      std::string clean = CleanPath(hr.path);
+      if (clean != hr.path) return ToBeast(Redirect(clean, hr), version, head);
+    }
     HttpResponse out;
     try {
       out = shared_->handler(hr);
@@ -532,6 +563,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
     ASSIGN_OR_RETURN(tcp::endpoint ep, ResolveBindAddress(ioc_, opts_.address));
     beast::error_code ec;
     acceptor_.open(ep.protocol(), ec);
+    if (ec && ep.address().is_v6() && ep.address().is_unspecified()) {
+      ep = tcp::endpoint(net::ip::address_v4::any(), ep.port());  // host without IPv6
+      ec.clear();
+      acceptor_.open(ep.protocol(), ec);
+    }
     if (ec) return Status::IOError("listener " + opts_.address + ": open: " + ec.message());
     if (ep.address().is_v6() && ep.address().is_unspecified()) {
       acceptor_.set_option(net::ip::v6_only(false), ec);  // "[::]" also takes IPv4

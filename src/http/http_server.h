@@ -6,6 +6,7 @@
 // time per connection), `Connection: close`, HEAD, `Expect: 100-continue` and custom verbs
 // such as LIST are handled here; Vault semantics are not (see core).
 //
+// Unclean paths get Go ServeMux's 301 (see redirect_unclean_paths).
 // Limits: request size (413 + close), header size (431 + close), per-request duration
 // (503 + close; the handler keeps running but its answer is dropped), read/idle/write
 // timeouts, and a bounded handler queue (503 when full). Request bodies and headers are
@@ -64,6 +65,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(5);  // next keep-alive request
   std::chrono::milliseconds read_timeout = std::chrono::seconds(30);  // body of a request
   std::chrono::milliseconds write_timeout = std::chrono::seconds(60); // one response
+  // Answer a request whose decoded path is not clean ("//", "/./", "..") with a 301 to the
+  // cleaned path, as Go's ServeMux in front of Vault does, instead of calling the handler.
+  bool redirect_unclean_paths = true;
   // Stop() waits this long for in-flight requests before closing connections by force.
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(10);
 };

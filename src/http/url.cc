@@ -1,6 +1,7 @@
 #include "http/url.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace tresor::http {
 namespace {
@@ -98,6 +99,52 @@ Status SplitTarget(std::string_view target, std::string* raw_path, std::string* 
     *raw_query = std::string(target.substr(q + 1));
   }
   return Status::Ok();
+}
+
+std::string CleanPath(std::string_view p) {
+  if (p.empty()) return "/";
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i < p.size()) {
+    std::size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    std::string_view seg = p.substr(i, j - i);
+    if (seg.empty() || seg == ".") {
+      // skip
+    } else if (seg == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else {
+      parts.push_back(seg);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  out.reserve(p.size() + 1);
+  for (auto seg : parts) {
+    out.push_back('/');
+    out.append(seg);
+  }
+  if (out.empty()) return "/";
+  if (p.back() == '/') out.push_back('/');
+  return out;
+}
+
+std::string EscapePath(std::string_view path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (unsigned char c : path) {
+    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                std::string_view("-_.~$&+,/:;=@").find(static_cast<char>(c)) != std::string_view::npos;
+    if (keep) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
 }
 
 }  // namespace tresor::http

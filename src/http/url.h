@@ -24,4 +24,13 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view raw);
 // and raw query (without '?'). Anything else (except "*") is an InvalidRequest.
 Status SplitTarget(std::string_view target, std::string* raw_path, std::string* raw_query);
 
+// Go's ServeMux cleanPath: path.Clean ("//" -> "/", "." and ".." resolved, never above
+// "/"), keeping a trailing slash. Vault answers a request whose decoded path is not clean
+// with a 301 to the cleaned one.
+std::string CleanPath(std::string_view path);
+
+// Percent-encodes a decoded path for a Location header (Go's url.PathEscape rules for a
+// path: unreserved characters and $&+,/:;=@ stay as they are).
+std::string EscapePath(std::string_view path);
+
 }  // namespace tresor::http

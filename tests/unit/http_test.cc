@@ -77,6 +77,18 @@ TEST(Url, SplitTarget) {
   EXPECT_FALSE(SplitTarget("v1/x", &p, &q).ok());
 }
 
+TEST(Url, CleanPathLikeGoServeMux) {
+  EXPECT_EQ(CleanPath("/v1/auth/alicloud//login"), "/v1/auth/alicloud/login");
+  EXPECT_EQ(CleanPath("/v1/./secret/"), "/v1/secret/");
+  EXPECT_EQ(CleanPath("/v1/a/../b"), "/v1/b");
+  EXPECT_EQ(CleanPath("/../.."), "/");
+  EXPECT_EQ(CleanPath("/v1/secret/metadata/"), "/v1/secret/metadata/");
+  EXPECT_EQ(CleanPath("/"), "/");
+  EXPECT_EQ(CleanPath("//"), "/");
+  EXPECT_EQ(CleanPath("/a//"), "/a/");
+  EXPECT_EQ(EscapePath("/v1/a b/c+d@e%"), "/v1/a%20b/c+d@e%25");
+}
+
 TEST(JsonBody, EmptyAndNullAreEmptyObjects) {
   EXPECT_EQ(ParseJsonBody("").value(), json::object());
   EXPECT_EQ(ParseJsonBody("  \n").value(), json::object());
@@ -360,6 +372,26 @@ TEST_F(ServerTest, PercentDecodingAndQuery) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.Json()["errors"][0], "invalid URL escape \"%zz\"");
   EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_F(ServerTest, UncleanPathRedirects) {
+  std::atomic<int> calls{0};
+  StartServer(OneListener(), [&](HttpRequest&) {
+    ++calls;
+    return HttpResponse{};
+  });
+  PlainConn c(ioc_, port_);
+  Reply r = c.Do(MakeRequest("PUT", "/v1/auth/alicloud//login?x=1", "{}"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.headers[bhttp::field::location], "/v1/auth/alicloud/login?x=1");
+  EXPECT_TRUE(r.body.empty());
+  r = c.Do(MakeRequest("GET", "/v1/./a%20b"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.headers[bhttp::field::location], "/v1/a%20b");
+  EXPECT_NE(r.body.find("Moved Permanently"), std::string::npos);
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(c.Do(MakeRequest("LIST", "/v1/secret/metadata/")).status, 200);
+  EXPECT_EQ(calls.load(), 1);
 }
 
 TEST_F(ServerTest, KeepAliveAndPipelining) {
