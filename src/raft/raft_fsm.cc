@@ -536,6 +536,7 @@ int RaftFsm::Restore(std::string_view data) {
     for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
     waiters_.erase(waiters_.begin(), end);
   }
+  restores_++;
   LOG_INFO("raft: restored snapshot at index {}", index);
   for (auto& fn : ready) fn(Status::Ok());
   return 0;

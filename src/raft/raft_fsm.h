@@ -84,6 +84,7 @@ class RaftFsm {
   // Counters (tests): entries written to LMDB / skipped as already applied (log replay).
   uint64_t entries_applied() const { return entries_applied_.load(); }
   uint64_t entries_skipped() const { return entries_skipped_.load(); }
+  uint64_t restores() const { return restores_.load(); }  // snapshots actually installed
 
  private:
   explicit RaftFsm(LmdbStore* store);
@@ -112,6 +113,7 @@ class RaftFsm {
   std::thread writer_;
   std::atomic<uint64_t> entries_applied_{0};
   std::atomic<uint64_t> entries_skipped_{0};
+  std::atomic<uint64_t> restores_{0};
 };
 
 }  // namespace tresor::raft

@@ -60,7 +60,7 @@ struct RaftNodeOptions {
   int capacity_threshold_kb = -1;   // <0 library default (4096), 0 off
   // Group commit: at most this many data entries in flight; later callers are packed
   // into the next entry.
-  unsigned apply_window = 8;
+  unsigned apply_window = 4;
 };
 
 // Election/heartbeat timeouts derived like Vault (see raft_node.cc).

@@ -32,7 +32,7 @@ struct RaftStorageOptions {
   // Test/bench overrides (0 = derived from performance_multiplier).
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;
-  unsigned apply_window = 8;  // see RaftNodeOptions::apply_window
+  unsigned apply_window = 4;  // see RaftNodeOptions::apply_window
 };
 
 // Vault's node id resolution: `configured` if set, else the content of <path>/node-id,
