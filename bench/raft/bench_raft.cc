@@ -289,6 +289,11 @@ int ChildMain(int me, const Config& cfg, const std::vector<std::string>& addrs) 
   }
   WriteFileAtomic(cfg.dir + "/result-" + std::to_string(me),
                   std::to_string(keys.size()) + " " + std::to_string(missing) + " " + std::to_string(unknown.load()));
+  // Keep raft running (a leader keeps telling followers its commit index) until every
+  // survivor has checked.
+  auto until = Clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(cfg.dir + "/done") && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   st.reset();
   return 0;
 }
@@ -333,6 +338,13 @@ int Kill9(const Config& cfg) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   for (int i = 0; i < 3; i++)
     if (i != victim) kill(pids[i], SIGTERM);
+  auto wait_results = Clock::now();
+  for (int i = 0; i < 3; i++) {
+    while (i != victim && !fs::exists(cfg.dir + "/result-" + std::to_string(i)) &&
+           Ms(Clock::now() - wait_results) < 30000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  WriteFileAtomic(cfg.dir + "/done", "1");
   for (int i = 0; i < 3; i++)
     if (i != victim) waitpid(pids[i], nullptr, 0);
   std::printf("kill -9 of leader node-%d under load (%d clients, multiplier %d): node-%d elected after %.0f ms, "
