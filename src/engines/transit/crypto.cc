@@ -80,7 +80,43 @@ Result<std::string> BioToString(BIO* b) {
 
 }  // namespace
 
-PKey::~PKey() { EVP_PKEY_free(k_); }
+namespace {
+constexpr uint64_t kEdCtx = uint64_t(1) << 63;  // EVP_MD_CTX for Ed25519; otherwise EVP_PKEY_CTX
+constexpr size_t kMaxPooled = 16;
+
+void FreeCtx(uint64_t kind, void* ctx) {
+  if (kind & kEdCtx) EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx));
+  else EVP_PKEY_CTX_free(static_cast<EVP_PKEY_CTX*>(ctx));
+}
+}  // namespace
+
+PKey::~PKey() {
+  for (auto& [kind, ctx] : pool_) FreeCtx(kind, ctx);
+  EVP_PKEY_free(k_);
+}
+
+void* PKey::TakeCtx(uint64_t kind) const {
+  std::lock_guard lk(pool_mu_);
+  for (size_t i = pool_.size(); i-- > 0;) {
+    if (pool_[i].first == kind) {
+      void* c = pool_[i].second;
+      pool_.erase(pool_.begin() + long(i));
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+void PKey::GiveCtx(uint64_t kind, void* ctx) const {
+  {
+    std::lock_guard lk(pool_mu_);
+    if (pool_.size() < kMaxPooled) {
+      pool_.emplace_back(kind, ctx);
+      return;
+    }
+  }
+  FreeCtx(kind, ctx);
+}
 
 // AEAD and HKDF come from the shared crypto module; transit only maps error codes.
 namespace {
@@ -293,21 +329,46 @@ Status ApplyRsa(EVP_PKEY_CTX* ctx, const RsaOptions& o, bool signing) {
 
 Result<std::string> Sign(const PKey& k, std::string_view input, const RsaOptions& rsa) {
   if (IsEd25519(k)) {
-    Owned<EVP_MD_CTX> md(EVP_MD_CTX_new());
-    if (!md || EVP_DigestSignInit(md.get(), nullptr, nullptr, nullptr, k.get()) != 1) return Fail("signing failed");
+    auto* md = static_cast<EVP_MD_CTX*>(k.TakeCtx(kEdCtx));
+    if (!md) {
+      md = EVP_MD_CTX_new();
+      if (!md || EVP_DigestSignInit(md, nullptr, nullptr, nullptr, k.get()) != 1) {
+        EVP_MD_CTX_free(md);
+        return Fail("signing failed");
+      }
+    }
     std::string sig(64, '\0');
     size_t n = sig.size();
-    if (EVP_DigestSign(md.get(), U(sig), &n, U(input), input.size()) != 1) return Fail("signing failed");
+    if (EVP_DigestSign(md, U(sig), &n, U(input), input.size()) != 1) {
+      EVP_MD_CTX_free(md);
+      return Fail("signing failed");
+    }
+    k.GiveCtx(kEdCtx, md);  // one-shot EdDSA contexts may sign again
     sig.resize(n);
     return sig;
   }
-  Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(k.get(), nullptr));
-  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return Fail("signing failed");
-  if (IsRsa(k)) RETURN_IF_ERROR(ApplyRsa(ctx.get(), rsa, true));
+  bool is_rsa = IsRsa(k);
+  uint64_t kind = is_rsa ? (uint64_t(rsa.pss) << 40) | (uint64_t(rsa.hash) << 32) | uint32_t(rsa.salt_len) : 1;
+  auto* ctx = static_cast<EVP_PKEY_CTX*>(k.TakeCtx(kind));
+  if (!ctx) {
+    ctx = EVP_PKEY_CTX_new(k.get(), nullptr);
+    if (!ctx || EVP_PKEY_sign_init(ctx) != 1 || (is_rsa && !ApplyRsa(ctx, rsa, true).ok())) {
+      EVP_PKEY_CTX_free(ctx);
+      return Fail("signing failed");
+    }
+  }
   size_t n = 0;
-  if (EVP_PKEY_sign(ctx.get(), nullptr, &n, U(input), input.size()) != 1) return Fail("signing failed");
-  std::string sig(n, '\0');
-  if (EVP_PKEY_sign(ctx.get(), U(sig), &n, U(input), input.size()) != 1) return Fail("signing failed");
+  std::string sig;
+  bool ok = EVP_PKEY_sign(ctx, nullptr, &n, U(input), input.size()) == 1;
+  if (ok) {
+    sig.resize(n);
+    ok = EVP_PKEY_sign(ctx, U(sig), &n, U(input), input.size()) == 1;
+  }
+  if (!ok) {
+    EVP_PKEY_CTX_free(ctx);
+    return Fail("signing failed");
+  }
+  k.GiveCtx(kind, ctx);
   sig.resize(n);
   return sig;
 }

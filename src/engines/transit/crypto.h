@@ -8,7 +8,10 @@
 // SecureString) when done. Failures are Status values whose messages never carry key bytes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,7 +42,10 @@ Result<std::string> Hmac(Hash h, std::string_view key, std::string_view data);
 // HKDF-SHA256 (RFC 5869) with an empty salt when `salt` is empty.
 Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t n);
 
-// An asymmetric key (private, or public only). Shared, immutable.
+// An asymmetric key (private, or public only). Shared, immutable. Keeps a small pool of
+// initialised signing contexts: setting one up costs OpenSSL 3 as much as an Ed25519
+// signature, so Sign() reuses them. The pool (and with it every reference to the key
+// material) is freed with the PKey.
 class PKey {
  public:
   explicit PKey(EVP_PKEY* k) : k_(k) {}
@@ -48,8 +54,14 @@ class PKey {
   PKey& operator=(const PKey&) = delete;
   EVP_PKEY* get() const { return k_; }
 
+  // Context pool, used by crypto.cc only. `kind` identifies the context type and options.
+  void* TakeCtx(uint64_t kind) const;
+  void GiveCtx(uint64_t kind, void* ctx) const;
+
  private:
   EVP_PKEY* k_;
+  mutable std::mutex pool_mu_;
+  mutable std::vector<std::pair<uint64_t, void*>> pool_;  // guarded by pool_mu_
 };
 using PKeyPtr = std::shared_ptr<const PKey>;
 
