@@ -184,6 +184,7 @@ std::unique_ptr<client::Client> CommandEnv::NewClient() {
   if (!client_key.empty()) cfg.client_key = client_key;
   if (!tls_server_name.empty()) cfg.tls_server_name = tls_server_name;
   if (!ns.empty()) cfg.ns = ns;
+  if (!wrap_ttl.empty()) cfg.wrap_ttl = wrap_ttl;
   if (tls_skip_verify_set) cfg.tls_skip_verify = tls_skip_verify;
   return std::make_unique<client::Client>(std::move(cfg));
 }

@@ -38,7 +38,6 @@ std::optional<std::string> ReadSecretLine(const std::string& prompt, std::ostrea
   if (tty && tcgetattr(STDIN_FILENO, &old_t) == 0) {
     struct termios t = old_t;
     t.c_lflag &= ~tcflag_t(ECHO);
-    t.c_lflag |= ECHONL;
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
   } else {
     tty = false;
@@ -46,7 +45,7 @@ std::optional<std::string> ReadSecretLine(const std::string& prompt, std::ostrea
   std::string line;
   bool ok = static_cast<bool>(std::getline(std::cin, line));
   if (tty) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_t);
-  if (!tty) prompt_stream << "\n";
+  prompt_stream << "\n";
   if (!ok && line.empty()) return std::nullopt;
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <regex>
 
 #include "common/duration.h"
 #include "common/strings.h"
@@ -192,6 +193,12 @@ bool LooksNumeric(const std::string& s) {
   return digit;
 }
 
+// yaml.v2 resolves these plain scalars to timestamps, so it quotes such strings.
+bool LooksTimestamp(const std::string& s) {
+  static const std::regex kTs(R"(^\d{4}-\d{1,2}-\d{1,2}([Tt ].*)?$)");
+  return std::regex_match(s, kTs);
+}
+
 bool YamlSpecialWord(const std::string& s) {
   static const char* kWords[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
                                  "true", "True", "TRUE", "false", "False", "FALSE", "on",
@@ -217,7 +224,7 @@ std::string YamlScalarString(const std::string& s, int indent) {
   bool nonprint = false;
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f) nonprint = true;
-  if (nonprint || YamlSpecialWord(s) || LooksNumeric(s)) {
+  if (nonprint || YamlSpecialWord(s) || LooksNumeric(s) || LooksTimestamp(s)) {
     std::string out;
     GoJsonString(s, &out);
     return out;

@@ -143,6 +143,7 @@ Config Config::FromEnvironment() {
     if (ParseBoolLoose(s, &b)) c.tls_skip_verify = b;
   }
   c.ns = Env("VAULT_NAMESPACE");
+  c.wrap_ttl = Env("VAULT_WRAP_TTL");
   if (auto t = Env("VAULT_CLIENT_TIMEOUT"); !t.empty()) {
     long v = std::atol(t.c_str());
     if (v > 0) c.timeout_seconds = v;
@@ -304,6 +305,11 @@ Result<Response> Client::SendOnce(const std::string& method, const std::string& 
     ns_header = "X-Vault-Namespace: " + config_.ns;
     headers = curl_slist_append(headers, ns_header.c_str());
   }
+  std::string wrap_header;
+  if (!config_.wrap_ttl.empty()) {
+    wrap_header = "X-Vault-Wrap-TTL: " + config_.wrap_ttl;
+    headers = curl_slist_append(headers, wrap_header.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
   if (method == "GET") {
@@ -371,9 +377,11 @@ Result<Response> Client::Send(const Request& req) {
       if ((s == 301 || s == 302 || s == 307) && r->headers.count("location")) {
         std::string loc = r->headers["location"];
         if (loc.find("://") == std::string::npos) {
-          ParsedUrl p = ParseUrl(url);
-          std::string port = p.port;
-          loc = p.scheme + "://" + p.host + ":" + port + (loc.empty() || loc[0] != '/' ? "/" : "") + loc;
+          // Relative reference: resolve against the request's scheme://authority.
+          auto scheme_end = url.find("://");
+          auto path_start = url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+          std::string origin = url.substr(0, path_start);
+          loc = origin + (loc.empty() || loc[0] != '/' ? "/" : "") + loc;
         }
         if (url.rfind("https://", 0) == 0 && loc.rfind("https://", 0) != 0) {
           return Status::Unavailable("redirect would cause protocol downgrade");

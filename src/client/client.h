@@ -37,6 +37,7 @@ struct Config {
   std::string tls_server_name;
   bool tls_skip_verify = false;
   std::string ns;               // VAULT_NAMESPACE, sent as X-Vault-Namespace when set
+  std::string wrap_ttl;         // VAULT_WRAP_TTL / -wrap-ttl, sent as X-Vault-Wrap-TTL
   long timeout_seconds = 60;    // whole-request timeout
   int max_retries = 2;          // extra attempts on connection errors and 5xx (not 501)
 

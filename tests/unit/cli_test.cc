@@ -106,6 +106,8 @@ TEST(GoFormatting, Yaml) {
   EXPECT_EQ(GoYaml(o),
             "e: \"\"\nkeys:\n- a\n- b\nl: []\nm:\n  x: 'y: z'\nnum: 3\ns: \"true\"");
   EXPECT_EQ(GoYaml(Json::array({"a"})), "- a");
+  EXPECT_EQ(GoYaml(Json{{"t", "2023-03-23T12:51:35Z"}, {"d", "2023-3-1x"}}),
+            "d: 2023-3-1x\nt: \"2023-03-23T12:51:35Z\"");
 }
 
 TEST(Wrap, LoginParagraph) {
