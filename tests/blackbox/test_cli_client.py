@@ -1,0 +1,115 @@
+"""The CLI's HTTP client against a scripted fake server (no tresor server needed):
+headers it sends, one redirect re-sending method and body, LIST via ?list=true, error
+rendering for non-JSON bodies, retries on 5xx, namespace header."""
+import http.server
+import json
+import os
+import subprocess
+import threading
+
+import pytest
+
+from conftest import VAULT
+
+pytestmark = pytest.mark.skipif(not os.path.exists(VAULT), reason="CLI binary not built")
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    script = {}      # (method, path) -> (status, headers, body)
+    seen = []
+
+    def _handle(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode() if n else ""
+        Recorder.seen.append({"method": self.command, "path": self.path,
+                              "headers": dict(self.headers), "body": body})
+        status, headers, out = Recorder.script.get((self.command, self.path),
+                                                   (404, {}, '{"errors":[]}'))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        data = out.encode()
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
+
+    def do_LIST(self):
+        self._handle()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def fake(tmp_path):
+    Recorder.script = {}
+    Recorder.seen = []
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    addr = f"http://127.0.0.1:{srv.server_address[1]}"
+
+    def run(*args, env=None, input=None):
+        e = dict(os.environ, VAULT_ADDR=addr, HOME=str(tmp_path), VAULT_TOKEN="tok",
+                 VAULT_MAX_RETRIES="0")
+        e.update(env or {})
+        return subprocess.run([VAULT] + list(args), capture_output=True, text=True, env=e,
+                              input=input, timeout=30)
+
+    yield addr, run
+    srv.shutdown()
+
+
+def test_headers_and_redirect_resend_body(fake):
+    addr, run = fake
+    Recorder.script[("PUT", "/v1/a//b")] = (301, {"Location": "/v1/a/b"}, "")
+    Recorder.script[("PUT", "/v1/a/b")] = (204, {}, "")
+    r = run("write", "a//b", "k=v", env={"VAULT_NAMESPACE": "ns1"})
+    assert (r.returncode, r.stdout) == (0, "Success! Data written to: a//b\n")
+    first, second = Recorder.seen
+    assert first["path"] == "/v1/a//b" and second["path"] == "/v1/a/b"
+    assert second["method"] == "PUT" and json.loads(second["body"]) == {"k": "v"}
+    h = second["headers"]
+    assert h["X-Vault-Request"] == "true"
+    assert h["X-Vault-Token"] == "tok"
+    assert h["X-Vault-Namespace"] == "ns1"
+
+
+def test_list_uses_get_list_true(fake):
+    addr, run = fake
+    Recorder.script[("GET", "/v1/secret/?list=true")] = (
+        200, {}, json.dumps({"data": {"keys": ["b", "a/"]}, "warnings": ["careful now"]}))
+    r = run("list", "secret")
+    assert (r.returncode, r.stdout) == (0, "Keys\n----\na/\nb\n")
+    assert r.stderr == ("WARNING! The following warnings were returned from Vault:\n\n"
+                        "  * careful now\n\n")
+
+
+def test_raw_error_message_and_exit_code(fake):
+    addr, run = fake
+    Recorder.script[("GET", "/v1/x")] = (502, {}, "upstream broke")
+    r = run("read", "x")
+    assert r.returncode == 2
+    assert r.stderr == ("Error reading x: Error making API request.\n\n"
+                        f"URL: GET {addr}/v1/x\nCode: 502. Raw Message:\n\nupstream broke\n")
+
+
+def test_retries_on_500(fake):
+    addr, run = fake
+    Recorder.script[("GET", "/v1/x")] = (500, {}, '{"errors":["boom"]}')
+    r = run("read", "x", env={"VAULT_MAX_RETRIES": "1"})
+    assert r.returncode == 2
+    assert len(Recorder.seen) == 2
+    assert r.stderr.endswith("Code: 500. Errors:\n\n* boom\n")
+
+
+def test_read_query_params_and_token_helper(fake, tmp_path):
+    addr, run = fake
+    Recorder.script[("GET", "/v1/k?a=1&a=2&b=x+y")] = (200, {}, json.dumps({"data": {"v": 1}}))
+    (tmp_path / ".vault-token").write_text("from-file")
+    r = run("read", "k", "b=x y", "a=1", "a=2", env={"VAULT_TOKEN": ""})
+    assert r.returncode == 0, r.stderr
+    assert Recorder.seen[0]["headers"]["X-Vault-Token"] == "from-file"
+    assert r.stdout == "Key    Value\n---    -----\nv      1\n"
