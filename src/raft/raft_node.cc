@@ -216,8 +216,9 @@ void RaftNode::Post(std::function<void()> fn) {
       return;
     }
     tasks_.push_back(std::move(fn));
+    // Under mu_: once Close's finish step has set closing_, nobody touches the handle.
+    uv_async_send(async_.get());
   }
-  uv_async_send(async_.get());
 }
 
 void RaftNode::RunOnLoop(std::function<void()> fn) {
@@ -376,8 +377,8 @@ tresor::Status RaftNode::Apply(const std::vector<TxnOp>& ops) {
     std::lock_guard<std::mutex> l(mu_);
     if (closing_) return tresor::Status::Unavailable("raft is shutting down");
     applies_.push_back(std::move(pa));
+    uv_async_send(async_.get());
   }
-  uv_async_send(async_.get());
   return fut.get();
 }
 

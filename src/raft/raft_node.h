@@ -10,6 +10,9 @@
 // string ids travel through the replicated node registry in the FSM, so Configuration()
 // can report them on every node.
 //
+// Reads are not RaftNode's business: callers read the FSM's LmdbStore directly. On a
+// follower they can lag the leader by the entries it has not yet been told are committed.
+//
 // Lifecycle: Create → [Bootstrap | Recover] → Start → ... → Close (also done by the
 // destructor). A node that joins an existing cluster is started without Bootstrap and waits
 // for the leader's AddNonVoter.

@@ -393,6 +393,15 @@ TEST(RaftCluster, RemovePeerAndRemovedNodeStops) {
   // The remaining two still commit; removing an unknown id is a no-op.
   ASSERT_TRUE(c[0].st->Put("after-remove", "1").ok());
   EXPECT_TRUE(c[0].node()->RemovePeer("no-such-node").ok());
+  // The leader removes itself: it steps down and stops; the last member takes over.
+  ASSERT_TRUE(c[0].node()->RemovePeer("node-0").ok());
+  EXPECT_TRUE(WaitFor([&] { return c[0].node()->IsRemoved(); }));
+  EXPECT_TRUE(WaitFor([&] { return c[1].node()->IsLeader(); }));
+  ASSERT_TRUE(c[1].st->Put("solo", "1").ok());
+  auto conf1 = c[1].node()->Configuration();
+  ASSERT_TRUE(conf1.ok());
+  ASSERT_EQ(conf1->servers.size(), 1u);
+  EXPECT_EQ(conf1->servers[0].node_id, "node-1");
 }
 
 TEST(RaftCluster, TransferLeadership) {
