@@ -3,11 +3,11 @@
 #include <algorithm>
 
 #include "cli/commands.h"
+#include "cli/kv_paths.h"
 #include "cli/kv_args.h"
 #include "common/strings.h"
 
 namespace tresor::cli {
-namespace {
 
 // Go's path.Join for the simple relative paths used here (no ".." handling).
 std::string PathJoin(const std::vector<std::string>& parts) {
@@ -17,6 +17,37 @@ std::string PathJoin(const std::vector<std::string>& parts) {
       if (!s.empty() && s != ".") segs.push_back(s);
   return Join(segs, "/");
 }
+
+std::string AddPrefix(const std::string& p, std::string mount, const std::string& prefix) {
+  std::string trimmed_mount = mount;
+  while (!trimmed_mount.empty() && trimmed_mount.back() == '/') trimmed_mount.pop_back();
+  if (p == mount || p == trimmed_mount) return PathJoin({mount, prefix});
+  std::string tp = p.rfind(mount, 0) == 0 ? p.substr(mount.size()) : p;
+  while (tp == p) {
+    auto slash = mount.find('/');
+    if (slash == std::string::npos || slash + 1 >= mount.size()) break;
+    mount = mount.substr(slash + 1);
+    while (!mount.empty() && mount.back() == '/') mount.pop_back();
+    if (tp.rfind(mount, 0) == 0) tp = tp.substr(mount.size());
+  }
+  return PathJoin({mount, prefix, tp});
+}
+
+std::string PadEqualSigns(const std::string& header, size_t total) {
+  long signs = long(total) - long(header.size() + 2);
+  if (signs <= 0) signs = 4;
+  if (signs % 2) ++signs;
+  return std::string(size_t(signs / 2), '=') + " " + header + " " + std::string(size_t(signs / 2), '=');
+}
+
+std::string HeaderForMap(const std::string& header, const Json& data) {
+  size_t max_key = 0;
+  if (data.is_object())
+    for (auto it = data.begin(); it != data.end(); ++it) max_key = std::max(max_key, it.key().size());
+  return PadEqualSigns(header, max_key + 4 + 5);
+}
+
+namespace {
 
 struct KvTarget {
   std::string mount_path;  // e.g. "secret/"
@@ -48,21 +79,6 @@ Result<KvTarget> Preflight(client::Client& c, const std::string& path) {
   return t;
 }
 
-std::string AddPrefix(const std::string& p, std::string mount, const std::string& prefix) {
-  std::string trimmed_mount = mount;
-  while (!trimmed_mount.empty() && trimmed_mount.back() == '/') trimmed_mount.pop_back();
-  if (p == mount || p == trimmed_mount) return PathJoin({mount, prefix});
-  std::string tp = p.rfind(mount, 0) == 0 ? p.substr(mount.size()) : p;
-  while (tp == p) {
-    auto slash = mount.find('/');
-    if (slash == std::string::npos || slash + 1 >= mount.size()) break;
-    mount = mount.substr(slash + 1);
-    while (!mount.empty() && mount.back() == '/') mount.pop_back();
-    if (tp.rfind(mount, 0) == 0) tp = tp.substr(mount.size());
-  }
-  return PathJoin({mount, prefix, tp});
-}
-
 // Resolves the mount and version for `arg` (path form) or `-mount=` form.
 // Prints the error and returns nullopt on failure.
 std::optional<KvTarget> Resolve(CommandEnv& env, client::Client& c, const std::string& mount_flag,
@@ -88,20 +104,6 @@ std::optional<KvTarget> Resolve(CommandEnv& env, client::Client& c, const std::s
   }
   t.partial = partial;
   return t;
-}
-
-std::string PadEqualSigns(const std::string& header, size_t total) {
-  long signs = long(total) - long(header.size() + 2);
-  if (signs <= 0) signs = 4;
-  if (signs % 2) ++signs;
-  return std::string(size_t(signs / 2), '=') + " " + header + " " + std::string(size_t(signs / 2), '=');
-}
-
-std::string HeaderForMap(const std::string& header, const Json& data) {
-  size_t max_key = 0;
-  if (data.is_object())
-    for (auto it = data.begin(); it != data.end(); ++it) max_key = std::max(max_key, it.key().size());
-  return PadEqualSigns(header, max_key + 4 + 5);
 }
 
 void OutputPath(CommandEnv& env, const std::string& path, const std::string& title) {

@@ -294,3 +294,25 @@ TEST(Cli, UnreachableServer) {
 
 }  // namespace
 }  // namespace tresor::cli
+
+#include "cli/kv_paths.h"
+
+namespace tresor::cli {
+namespace {
+
+TEST(KvPaths, PrefixAndBanners) {
+  EXPECT_EQ(AddPrefix("secret/foo", "secret/", "data"), "secret/data/foo");
+  EXPECT_EQ(AddPrefix("secret/a/b", "secret/", "metadata"), "secret/metadata/a/b");
+  EXPECT_EQ(AddPrefix("secret", "secret/", "metadata"), "secret/metadata");
+  EXPECT_EQ(AddPrefix("team/kv/x", "team/kv/", "data"), "team/kv/data/x");
+  EXPECT_EQ(PathJoin({"secret/", "", "data", "/x/"}), "secret/data/x");
+  // The examples of Vault's `kv get` documentation.
+  EXPECT_EQ(PadEqualSigns("Secret Path", std::string("secret/data/creds").size()), "== Secret Path ==");
+  EXPECT_EQ(HeaderForMap("Metadata", Json{{"custom_metadata", nullptr}, {"version", 1}}),
+            "======= Metadata =======");
+  EXPECT_EQ(HeaderForMap("Data", Json{{"passcode", "x"}}), "====== Data ======");
+  EXPECT_EQ(PadEqualSigns("X", 0), "== X ==");
+}
+
+}  // namespace
+}  // namespace tresor::cli
