@@ -194,7 +194,10 @@ class TransitBackend : public framework::FrameworkBackend {
       if (key_size < kHmacMinKeySize || key_size > kHmacMaxKeySize) return Bad("invalid key_size " + std::to_string(key_size));
     }
     if (*type == KeyType::kHmac && key_size == 0) key_size = kHmacMinKeySize;
-    if (derived && !SupportsDerivation(*type)) return Bad("key derivation and convergent encryption not supported for keys of type " + KeyTypeName(*type));
+    if ((derived || convergent) && !SupportsDerivation(*type))
+      return Bad("key derivation and convergent encryption not supported for keys of type " + KeyTypeName(*type));
+    if (convergent && !IsSymmetricAead(*type))
+      return Bad("convergent encryption not supported for keys of type " + KeyTypeName(*type));
     ASSIGN_OR_RETURN(auto res, keys_.GetOrCreate(name, [&]() -> Result<std::shared_ptr<Policy>> {
       auto p = std::make_shared<Policy>();
       p->type = *type;
