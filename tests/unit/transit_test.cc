@@ -682,6 +682,51 @@ TEST_F(TransitTest, BackupRestore) {
   }
 }
 
+TEST_F(TransitTest, RestoresVaultFormatBackupOfSymmetricKey) {
+  // The shape Vault 1.13 writes for an aes256-gcm96 key (Go field names and encodings).
+  std::string key = RandomBytes(32);
+  json policy = {{"name", "fromvault"},
+                 {"keys",
+                  {{"1",
+                    {{"key", B64(key)},
+                     {"hmac_key", B64(RandomBytes(32))},
+                     {"time", "2023-03-01T10:00:00.123456789Z"},
+                     {"ec_x", nullptr},
+                     {"ec_y", nullptr},
+                     {"ec_d", nullptr},
+                     {"rsa_key", nullptr},
+                     {"public_key", ""},
+                     {"convergent_version", 0},
+                     {"creation_time", 1677664800}}}}},
+                 {"derived", false},
+                 {"kdf", 0},
+                 {"convergent_encryption", false},
+                 {"exportable", true},
+                 {"min_decryption_version", 1},
+                 {"min_encryption_version", 0},
+                 {"latest_version", 1},
+                 {"archive_version", 1},
+                 {"archive_min_version", 0},
+                 {"min_available_version", 0},
+                 {"deletion_allowed", false},
+                 {"convergent_version", 0},
+                 {"type", 0},
+                 {"backup_info", {{"time", "2023-03-01T11:00:00Z"}, {"version", 1}}},
+                 {"restore_info", nullptr},
+                 {"allow_plaintext_backup", true},
+                 {"version_template", ""},
+                 {"storage_prefix", ""},
+                 {"auto_rotate_period", 0},
+                 {"Imported", false},
+                 {"AllowImportedKeyRotation", false}};
+  json backup = {{"policy", policy}, {"archived_keys", {{"keys", json::array()}}}};
+  Write("restore", {{"backup", B64(backup.dump())}});
+  std::string nonce = RandomBytes(12);
+  auto sealed = crypto::AeadSeal(crypto::Aead::kAes256Gcm, key, nonce, "made by vault", "");
+  EXPECT_EQ(Decrypt("fromvault", "vault:v1:" + B64(nonce + *sealed)), "made by vault");
+  EXPECT_EQ(Read("keys/fromvault")["keys"]["1"], 1677664800);
+}
+
 // ---------------------------------------------------------------- BYOK
 
 std::string WrapForImport(const std::string& wrapping_pem, const std::string& target, crypto::Hash h = crypto::Hash::kSha256) {

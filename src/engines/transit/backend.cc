@@ -166,7 +166,10 @@ class TransitBackend : public framework::FrameworkBackend {
     }
     return Status::Ok();
   }
-  void Cleanup() override { keys_.Clear(); }
+  void Cleanup() override {
+    keys_.Clear();
+    wrapping_.Clear();
+  }
   void Periodic() override { AutoRotate(); }
 
  private:
