@@ -6,6 +6,7 @@
 // Submit() and Shutdown() may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -43,6 +44,8 @@ class WorkerPool {
   bool stopping_ = false;                    // guarded by mu_
   std::size_t idle_ = 0;           // workers waiting on cv_; guarded by mu_
   std::size_t wakes_pending_ = 0;  // notifies not yet consumed by a waking worker; guarded by mu_
+  static constexpr int kPoliteSpins = 32;
+  std::atomic<std::size_t> queued_{0};  // mirror of queue_.size() for lock-free peeking
   std::mutex join_mu_;  // serialises concurrent Shutdown() calls
   std::vector<std::thread> threads_;
 };
