@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -30,7 +31,14 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using BeastRequest = bhttp::request<bhttp::string_body>;
-using BeastResponse = bhttp::response<bhttp::string_body>;
+
+// A response serialised on the worker thread, so the I/O thread only writes bytes. The
+// Connection header is left out of `head`; the strand decides keep-alive at write time.
+struct WireResponse {
+  std::string head;  // status line and header lines, each ending in CRLF
+  std::string body;  // empty for HEAD, 1xx, 204, 304
+  unsigned version = 11;
+};
 using Clock = std::chrono::steady_clock;
 // Concrete executor types (rather than any_io_executor) avoid type-erasure costs per op.
 using Strand = net::strand<net::io_context::executor_type>;
@@ -116,24 +124,41 @@ Status BuildRequest(BeastRequest& in, const std::string& remote_addr, bool tls, 
   return Status::Ok();
 }
 
-// Serialisable response; Connection/keep-alive is decided later on the connection's strand.
-BeastResponse ToBeast(HttpResponse&& r, unsigned version, bool head) {
-  BeastResponse res;
-  res.version(version);
-  res.result(static_cast<unsigned>(r.status));
-  res.set(bhttp::field::date, HttpDate());
-  if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) res.insert(name, value);
-  const bool no_body_status = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
-  if (no_body_status) {
-    // no body, no Content-Length
-  } else if (head) {
-    res.content_length(r.body.size());  // what GET would have sent; the body is not sent
-  } else {
-    res.content_length(r.body.size());
-    res.body() = std::move(r.body);
+bool HasCrLf(std::string_view v) { return v.find_first_of("\r\n") != std::string_view::npos; }
+
+void AppendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+WireResponse Serialize(HttpResponse&& r, unsigned version, bool head) {
+  if (r.status < 100 || r.status > 999) r = ErrorResponse(500, "internal error: invalid status code");
+  WireResponse w;
+  w.version = version;
+  std::string& h = w.head;
+  h.reserve(160);
+  h.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  h.append(std::to_string(r.status));
+  h.push_back(' ');
+  auto reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(r.status)));
+  h.append(reason.data(), reason.size());
+  h.append("\r\n");
+  AppendHeader(h, "Date", HttpDate());
+  if (!r.content_type.empty() && !HasCrLf(r.content_type)) AppendHeader(h, "Content-Type", r.content_type);
+  for (auto& [name, value] : r.headers) {
+    // A CR or LF would let a value inject headers or split the response.
+    if (name.empty() || HasCrLf(name) || HasCrLf(value) || name.find(':') != std::string::npos) continue;
+    AppendHeader(h, name, value);
   }
-  return res;
+  const bool no_body_status = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
+  if (!no_body_status) {
+    // For HEAD: the length GET would have had; the body itself is not sent.
+    AppendHeader(h, "Content-Length", std::to_string(r.body.size()));
+    if (!head) w.body = std::move(r.body);
+  }
+  return w;
 }
 
 // Go's http.Redirect with 301, as ServeMux sends it for an unclean path.
@@ -333,9 +358,8 @@ class Session final : public Connection {
   // Answers without running the handler, then closes (the stream may hold unread input).
   void WriteError(int status, std::string_view message) {
     close_after_write_ = true;
-    unsigned version = parser_ && parser_->got_some() ? parser_->get().version() : 11;
-    if (version < 10) version = 11;
-    Write(ToBeast(ErrorResponse(status, message), version, false));
+    unsigned version = parser_ && parser_->got_some() && parser_->get().version() == 10 ? 10 : 11;
+    Write(Serialize(ErrorResponse(status, message), version, false));
   }
 
   void Dispatch() {
@@ -344,18 +368,19 @@ class Session final : public Connection {
     BeastRequest req = parser_->release();
     parser_.reset();
     keep_alive_ = req.keep_alive();
-    const unsigned version = req.version() >= 10 ? req.version() : 11;
+    const unsigned version = req.version() == 10 ? 10 : 11;
+    version_ = version;
     const bool head = req.method() == bhttp::verb::head;
     const std::uint64_t seq = ++seq_;
     auto self = Self();
     bool queued = shared_->pool->Submit([self, seq, req = std::move(req)]() mutable {
-      BeastResponse res = self->Handle(req);
+      WireResponse res = self->Handle(req);
       net::post(self->stream_.get_executor(), [self, seq, res = std::move(res)]() mutable {
         self->OnHandled(seq, std::move(res));
       });
     });
     if (!queued) {
-      Write(ToBeast(ErrorResponse(503, "server is overloaded, try again later"), version, head));
+      Write(Serialize(ErrorResponse(503, "server is overloaded, try again later"), version, head));
       return;
     }
     request_started_ = Clock::now();
@@ -377,19 +402,19 @@ class Session final : public Connection {
     if (Clock::now() < due) return ArmDeadline(due);  // a later request is in flight
     LOG_WARN("http: request from {} exceeded max_request_duration; closing connection", remote_addr_);
     close_after_write_ = true;
-    Write(ToBeast(ErrorResponse(503, "context deadline exceeded"), 11, false));
+    Write(Serialize(ErrorResponse(503, "context deadline exceeded"), version_, false));
   }
 
   // Runs on a worker thread; reads only const members.
-  BeastResponse Handle(BeastRequest& req) {
-    const unsigned version = req.version() >= 10 ? req.version() : 11;
+  WireResponse Handle(BeastRequest& req) {
+    const unsigned version = req.version() == 10 ? 10 : 11;
     const bool head = req.method() == bhttp::verb::head;
     HttpRequest hr;
     Status st = BuildRequest(req, remote_addr_, tls_, &hr);
-    if (!st.ok()) return ToBeast(ErrorResponse(400, st.message()), version, head);
+    if (!st.ok()) return Serialize(ErrorResponse(400, st.message()), version, head);
     if (Opts().redirect_unclean_paths && hr.path != "*" && hr.method != "CONNECT") {
       std::string clean = CleanPath(hr.path);
-      if (clean != hr.path) return ToBeast(Redirect(clean, hr), version, head);
+      if (clean != hr.path) return Serialize(Redirect(clean, hr), version, head);
     }
     HttpResponse out;
     try {
@@ -398,25 +423,32 @@ class Session final : public Connection {
       LOG_ERROR("http: handler threw an exception ({} request)", hr.method);
       out = ErrorResponse(500, "internal error");
     }
-    return ToBeast(std::move(out), version, head);
+    return Serialize(std::move(out), version, head);
   }
 
-  void OnHandled(std::uint64_t seq, BeastResponse res) {
+  void OnHandled(std::uint64_t seq, WireResponse res) {
     if (seq != seq_ || state_ != State::kHandling) return;  // timed out or closed
     Write(std::move(res));
   }
 
-  void Write(BeastResponse res) {
+  void Write(WireResponse res) {
     state_ = State::kWriting;
     res_ = std::move(res);
-    res_.keep_alive(keep_alive_ && !close_after_write_ && !shutdown_requested_);
+    keep_after_write_ = keep_alive_ && !close_after_write_ && !shutdown_requested_;
+    std::string_view conn;
+    if (res_.version == 10) {
+      conn = keep_after_write_ ? "Connection: keep-alive\r\n\r\n" : "\r\n";
+    } else {
+      conn = keep_after_write_ ? "\r\n" : "Connection: close\r\n\r\n";
+    }
+    std::array<net::const_buffer, 3> bufs{net::buffer(res_.head), net::buffer(conn.data(), conn.size()),
+                                          net::buffer(res_.body)};
     SetExpiry(Tcp(), Opts().write_timeout);
-    bhttp::async_write(stream_, res_, [self = Self()](beast::error_code ec, std::size_t) {
+    net::async_write(stream_, bufs, [self = Self()](beast::error_code ec, std::size_t) {
       if (self->state_ != State::kWriting) return;
       if (ec) return self->CloseNow();
-      bool keep = self->res_.keep_alive();
       self->res_ = {};
-      if (!keep) return self->Close();
+      if (!self->keep_after_write_) return self->Close();
       self->ReadRequest();
     });
   }
@@ -471,7 +503,9 @@ class Session final : public Connection {
   Clock::time_point request_started_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  BeastResponse res_;
+  WireResponse res_;  // being written
+  bool keep_after_write_ = true;
+  unsigned version_ = 11;  // HTTP version of the request in flight
   std::unique_ptr<std::array<char, 4096>> drain_buf_;
   State state_ = State::kReading;
   std::uint64_t seq_ = 0;  // identifies the request in flight, so late answers are dropped

@@ -435,6 +435,35 @@ TEST_F(ServerTest, ConnectionCloseHonoured) {
   EXPECT_TRUE(c.ClosedByPeer());
 }
 
+TEST_F(ServerTest, Http10AndHeaderInjection) {
+  StartServer(OneListener(), [](HttpRequest&) {
+    HttpResponse resp;
+    resp.body = "{}";
+    resp.headers.emplace_back("X-Evil", "a\r\nSet-Cookie: x=1");
+    resp.headers.emplace_back("X-Fine", "ok");
+    return resp;
+  });
+  {
+    PlainConn c(ioc_, port_);
+    auto req = MakeRequest("GET", "/x");
+    req.version(10);
+    Reply r = c.Do(req);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_FALSE(r.keep_alive);
+    EXPECT_TRUE(c.ClosedByPeer());
+  }
+  PlainConn c(ioc_, port_);
+  auto req = MakeRequest("GET", "/x");
+  req.version(10);
+  req.set(bhttp::field::connection, "keep-alive");
+  Reply r = c.Do(req);
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_EQ(r.headers["X-Fine"], "ok");
+  EXPECT_EQ(r.headers.count("X-Evil"), 0u);
+  EXPECT_EQ(r.headers.count(bhttp::field::set_cookie), 0u);
+  EXPECT_EQ(c.Do(req).body, "{}");  // still open
+}
+
 TEST_F(ServerTest, HeadHasNoBody) {
   StartServer(OneListener(), [](HttpRequest&) {
     HttpResponse resp;
