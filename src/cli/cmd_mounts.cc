@@ -169,6 +169,43 @@ bool B(const Json& o, const char* k) {
   return o.is_object() && o.contains(k) && o[k].is_boolean() && o[k].get<bool>();
 }
 
+// api.MountOutput / api.AuthMount as the Go client re-encodes them (struct field order).
+Json MountOutputJson(const Json& m, bool auth) {
+  Json cfg_in = m.is_object() && m.contains("config") && m["config"].is_object() ? m["config"] : Json::object();
+  Json cfg = Json::object();
+  auto num = [](const Json& v) { return v.is_number() ? int64_t(v.get<double>()) : int64_t(0); };
+  cfg["default_lease_ttl"] = num(cfg_in.value("default_lease_ttl", Json()));
+  cfg["max_lease_ttl"] = num(cfg_in.value("max_lease_ttl", Json()));
+  if (!auth) cfg["force_no_cache"] = B(cfg_in, "force_no_cache");
+  for (const char* k : {"audit_non_hmac_request_keys", "audit_non_hmac_response_keys", "listing_visibility",
+                        "passthrough_request_headers", "allowed_response_headers", "token_type",
+                        "allowed_managed_keys", "plugin_name"}) {
+    if (!cfg_in.contains(k)) continue;
+    const Json& v = cfg_in[k];
+    bool empty = v.is_null() || ((v.is_array() || v.is_string()) && v.empty());
+    if (!empty) cfg[k] = v;
+  }
+  Json options = m.is_object() && m.contains("options") && m["options"].is_object()
+                     ? Json(nlohmann::json(m["options"]))
+                     : Json();
+  Json o = Json::object();
+  o["uuid"] = S(m, "uuid");
+  o["type"] = S(m, "type");
+  o["description"] = S(m, "description");
+  o["accessor"] = S(m, "accessor");
+  o["config"] = cfg;
+  if (!auth) o["options"] = options;
+  o["local"] = B(m, "local");
+  o["seal_wrap"] = B(m, "seal_wrap");
+  o["external_entropy_access"] = B(m, "external_entropy_access");
+  if (auth) o["options"] = options;
+  o["plugin_version"] = S(m, "plugin_version");
+  o["running_plugin_version"] = S(m, "running_plugin_version");
+  o["running_sha256"] = S(m, "running_sha256");
+  o["deprecation_status"] = S(m, "deprecation_status");
+  return o;
+}
+
 int ListMounts(CommandEnv& env, const std::vector<std::string>& args, bool auth) {
   FlagSet fs;
   env.AddHttpFlags(fs);
@@ -184,10 +221,14 @@ int ListMounts(CommandEnv& env, const std::vector<std::string>& args, bool auth)
     return 2;
   }
   Json mounts = r->is_object() && r->contains("data") && (*r)["data"].is_object() ? (*r)["data"] : Json::object();
-  if (env.Format() != "table") return env.OutputData(Json(nlohmann::json(mounts)));
   std::vector<std::string> paths;
   for (auto it = mounts.begin(); it != mounts.end(); ++it) paths.push_back(it.key());
   std::sort(paths.begin(), paths.end());
+  if (env.Format() != "table") {
+    Json out = Json::object();
+    for (const auto& p : paths) out[p] = MountOutputJson(mounts[p], auth);
+    return env.OutputData(out);
+  }
   std::vector<std::string> out;
   if (!env.detailed) {
     out.push_back("Path | Type | Accessor | Description");

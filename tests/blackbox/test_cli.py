@@ -33,16 +33,24 @@ LOGIN_PARAGRAPH = (
     "again. Future Vault requests will automatically use this token.\n\n")
 
 
-def test_version(dev_server):
-    r = dev_server.cli("version")
+@pytest.fixture
+def unsealed(file_server):
+    """A persistent single node, initialised with one share and unsealed; root token set."""
+    file_server.init(shares=1, threshold=1)
+    file_server.unseal()
+    return file_server
+
+
+def test_version(unsealed):
+    r = unsealed.cli("version")
     assert r.returncode == 0
     assert r.stdout.startswith("Vault v1.13.1 (tresor ")
 
 
-def test_status_unsealed_dev(dev_server):
-    r = dev_server.cli("status")
+def test_status_unsealed(unsealed):
+    r = unsealed.cli("status")
     assert r.returncode == 0, r.stderr
-    st = requests.get(dev_server.addr + "/v1/sys/seal-status").json()
+    st = requests.get(unsealed.addr + "/v1/sys/seal-status").json()
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["Key", "Value"]
     assert lines[1].split() == ["---", "-----"]
@@ -58,8 +66,8 @@ def test_status_unsealed_dev(dev_server):
         assert l[width - 4:width] == "    " and l[width] != " "
 
 
-def test_status_json(dev_server):
-    r = dev_server.cli("status", "-format=json")
+def test_status_json(unsealed):
+    r = unsealed.cli("status", "-format=json")
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     keys = list(body.keys())
@@ -167,26 +175,27 @@ def test_unseal_reads_key_from_stdin_when_not_a_tty(file_server):
     assert re.search(r"^Sealed\s+false$", r.stdout, re.M)
 
 
-def test_login_errors_and_no_store(dev_server):
-    s = dev_server
+def test_login_errors_and_no_store(unsealed):
+    s = unsealed
+    root = s.root_token
     r = s.cli("login", "bogus-token")
     assert r.returncode == 2
     assert r.stderr.startswith("Error authenticating: error looking up token: Error making API "
                                "request.\n\nURL: GET " + s.addr + "/v1/auth/token/lookup-self\n"
                                "Code: 403. Errors:\n\n* ")
-    r = s.cli("login", "-no-store", "root")
+    r = s.cli("login", "-no-store", root)
     assert r.returncode == 0
     assert r.stderr == ("The token was not stored in token helper. Set the VAULT_TOKEN environment\n"
                         "variable or pass the token below with each request to Vault.\n\n")
-    r = s.cli("login", "-token-only", "root")
-    assert (r.returncode, r.stdout) == (0, "root")
-    r = s.cli("login", "-field=token_policies", "-", input="root\n")
+    r = s.cli("login", "-token-only", root)
+    assert (r.returncode, r.stdout) == (0, root)
+    r = s.cli("login", "-field=token_policies", "-", input=root + "\n")
     assert (r.returncode, r.stdout) == (0, "[root]")
-    r = s.cli("login", "-format=json", "root")
+    r = s.cli("login", "-format=json", root)
     body = json.loads(r.stdout)
     assert list(body) == ["request_id", "lease_id", "lease_duration", "renewable", "data",
                           "warnings", "auth"]
-    assert body["auth"]["client_token"] == "root" and body["data"] is None
+    assert body["auth"]["client_token"] == root and body["data"] is None
 
 
 def test_generic_read_write_list_delete(dev_server):
@@ -249,8 +258,8 @@ def test_generic_read_write_list_delete(dev_server):
     assert got == {"n": 5, "s": "t", "f": "from-file"}
 
 
-def test_api_error_rendering(dev_server):
-    s = dev_server
+def test_api_error_rendering(unsealed):
+    s = unsealed
     r = s.cli("read", "sys/mounts", token="not-a-token")
     assert r.returncode == 2
     assert r.stderr.startswith("Error reading sys/mounts: Error making API request.\n\n"
@@ -302,14 +311,6 @@ def test_kv_v2_commands(dev_server):
     r = s.cli("kv", "metadata", "delete", "secret/creds", token=tok)
     assert r.returncode == 0
     assert s.cli("kv", "get", "secret/creds", token=tok).returncode == 2
-
-
-@pytest.fixture
-def unsealed(file_server):
-    """A persistent single node, initialised with one share and unsealed; root token set."""
-    file_server.init(shares=1, threshold=1)
-    file_server.unseal()
-    return file_server
 
 
 def test_secrets_commands(dev_server):
@@ -382,8 +383,8 @@ def test_policy_and_token_commands(unsealed):
     assert (r.returncode, r.stdout) == (0, "Success! Deleted policy: dev\n")
 
 
-def test_usage_errors(dev_server):
-    s = dev_server
+def test_usage_errors(unsealed):
+    s = unsealed
     r = s.cli("status", "extra")
     assert (r.returncode, r.stderr) == (1, "Too many arguments (expected 0, got 1)\n")
     r = s.cli("read")
