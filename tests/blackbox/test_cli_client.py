@@ -113,3 +113,52 @@ def test_read_query_params_and_token_helper(fake, tmp_path):
     assert r.returncode == 0, r.stderr
     assert Recorder.seen[0]["headers"]["X-Vault-Token"] == "from-file"
     assert r.stdout == "Key    Value\n---    -----\nv      1\n"
+
+
+def test_kv_get_v2_layout(fake):
+    """`vault kv get` on a v2 mount: preflight, /data/ path and the banner layout of Vault's docs."""
+    addr, run = fake
+    Recorder.script[("GET", "/v1/sys/internal/ui/mounts/secret/creds")] = (
+        200, {}, json.dumps({"data": {"path": "secret/", "type": "kv", "options": {"version": "2"}}}))
+    Recorder.script[("GET", "/v1/secret/data/creds")] = (200, {}, json.dumps({
+        "request_id": "r", "lease_id": "", "renewable": False, "lease_duration": 0,
+        "data": {"data": {"passcode": "my-long-passcode"},
+                 "metadata": {"created_time": "2022-06-15T20:14:19.691992Z", "custom_metadata": None,
+                              "deletion_time": "", "destroyed": False, "version": 1}},
+        "wrap_info": None, "warnings": None, "auth": None}))
+    r = run("kv", "get", "secret/creds")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "== Secret Path ==\n"
+        "secret/data/creds\n"
+        "\n"
+        "======= Metadata =======\n"
+        "Key                Value\n"
+        "---                -----\n"
+        "created_time       2022-06-15T20:14:19.691992Z\n"
+        "custom_metadata    <nil>\n"
+        "deletion_time      n/a\n"
+        "destroyed          false\n"
+        "version            1\n"
+        "\n"
+        "====== Data ======\n"
+        "Key         Value\n"
+        "---         -----\n"
+        "passcode    my-long-passcode\n")
+    Recorder.script[("GET", "/v1/sys/internal/ui/mounts/secret")] = \
+        Recorder.script[("GET", "/v1/sys/internal/ui/mounts/secret/creds")]
+    r = run("kv", "get", "-field=passcode", "-mount=secret", "creds")
+    assert (r.returncode, r.stdout) == (0, "my-long-passcode")
+
+
+def test_kv_put_v2_body(fake):
+    addr, run = fake
+    Recorder.script[("GET", "/v1/sys/internal/ui/mounts/secret/x")] = (
+        200, {}, json.dumps({"data": {"path": "secret/", "options": {"version": "2"}}}))
+    Recorder.script[("PUT", "/v1/secret/data/x")] = (200, {}, json.dumps({
+        "data": {"created_time": "t", "custom_metadata": None, "deletion_time": "",
+                 "destroyed": False, "version": 2}}))
+    r = run("kv", "put", "-cas=1", "secret/x", "a=b")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(Recorder.seen[-1]["body"]) == {"data": {"a": "b"}, "options": {"cas": 1}}
+    assert r.stdout.startswith("== Secret Path ==\nsecret/data/x\n\n======= Metadata =======\n")
