@@ -110,6 +110,7 @@ TEST(KvV1, CrudAndTtl) {
   ASSERT_TRUE(r.ok() && *r);
   EXPECT_EQ((*r)->data, json({{"bar", "baz"}, {"n", 3}, {"nested", {{"a", json::array({1, 2})}}}}));
   ASSERT_TRUE((*r)->secret);
+  EXPECT_FALSE((*r)->secret->leased);
   EXPECT_FALSE((*r)->secret->renewable);
   EXPECT_EQ((*r)->secret->ttl, 2764800);  // 768h: the system default
 

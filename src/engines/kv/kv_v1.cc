@@ -16,15 +16,6 @@ using logical::Request;
 using logical::ResponsePtr;
 using json = nlohmann::json;
 
-// Marks a secret as a refresh hint rather than a lease, when logical::Secret can say so.
-// (Written as an overload pair so this file builds against both shapes of Secret.)
-template <typename S>
-auto MarkNotLeased(S& s, int) -> decltype(s.leased = false, void()) {
-  s.leased = false;
-}
-template <typename S>
-void MarkNotLeased(S&, long) {}
-
 class KvV1Backend : public framework::FrameworkBackend {
  public:
   explicit KvV1Backend(const framework::BackendConfig& config) : system_(config.system) {
@@ -75,7 +66,7 @@ class KvV1Backend : public framework::FrameworkBackend {
     // Vault reports a refresh interval, not a lease: the mount default unless the secret
     // carries its own "ttl" (or the legacy "lease") key.
     logical::Secret s;
-    MarkNotLeased(s, 0);
+    s.leased = false;
     s.renewable = false;
     s.ttl = internal::DefaultTTL(req, system_);
     const json& body = resp->data;
