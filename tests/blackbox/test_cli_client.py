@@ -162,3 +162,51 @@ def test_kv_put_v2_body(fake):
     assert r.returncode == 0, r.stderr
     assert json.loads(Recorder.seen[-1]["body"]) == {"data": {"a": "b"}, "options": {"cas": 1}}
     assert r.stdout.startswith("== Secret Path ==\nsecret/data/x\n\n======= Metadata =======\n")
+
+
+def test_raft_list_peers_and_join(fake):
+    addr, run = fake
+    cfg = {"config": {"index": 42, "servers": [
+        {"node_id": "3f2a6c0e-5d1b-8c4e-0a9f-7b1e2d3c4f5a", "address": "vault-0.vault-internal:8201",
+         "leader": True, "protocol_version": "3", "voter": True},
+        {"node_id": "8a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9", "address": "vault-1.vault-internal:8201",
+         "leader": False, "protocol_version": "3", "voter": True}]}}
+    Recorder.script[("GET", "/v1/sys/storage/raft/configuration")] = (200, {}, json.dumps({"data": cfg}))
+    r = run("operator", "raft", "list-peers")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Node                                    Address                        State       Voter\n"
+        "----                                    -------                        -----       -----\n"
+        "3f2a6c0e-5d1b-8c4e-0a9f-7b1e2d3c4f5a    vault-0.vault-internal:8201    leader      true\n"
+        "8a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9    vault-1.vault-internal:8201    follower    true\n")
+
+    Recorder.script[("POST", "/v1/sys/storage/raft/join")] = (200, {}, '{"joined": true}')
+    r = run("operator", "raft", "join", "http://vault-0.vault-internal:8200")
+    assert (r.returncode, r.stdout) == (0, "Key       Value\n---       -----\nJoined    true\n")
+    assert json.loads(Recorder.seen[-1]["body"]) == {
+        "auto_join": "", "auto_join_scheme": "", "auto_join_port": 0,
+        "leader_api_addr": "http://vault-0.vault-internal:8200", "leader_ca_cert": "",
+        "leader_client_cert": "", "leader_client_key": "", "retry": False, "non_voter": False}
+    r = run("operator", "raft", "join", "-format=json", "http://x:8200")
+    assert r.stdout == '{\n  "joined": true\n}\n'
+
+
+def test_userpass_login_request(fake, tmp_path):
+    addr, run = fake
+    Recorder.script[("PUT", "/v1/auth/userpass/login/bob")] = (200, {}, json.dumps({
+        "auth": {"client_token": "hvs.child", "accessor": "acc", "policies": ["default", "dev"],
+                 "token_policies": ["default", "dev"], "metadata": {"username": "bob"},
+                 "lease_duration": 2764800, "renewable": True}}))
+    r = run("login", "-method=userpass", "username=bob", "password=pw")
+    assert r.returncode == 0, r.stderr
+    seen = Recorder.seen[-1]
+    assert json.loads(seen["body"]) == {"password": "pw"}
+    assert "X-Vault-Token" not in seen["headers"]
+    rows = [("token", "hvs.child"), ("token_accessor", "acc"), ("token_duration", "768h"),
+            ("token_renewable", "true"), ("token_policies", '["default" "dev"]'),
+            ("identity_policies", "[]"), ("policies", '["default" "dev"]'),
+            ("token_meta_username", "bob")]
+    expected = "Key                    Value\n---                    -----\n" + "".join(
+        k.ljust(23) + v + "\n" for k, v in rows)
+    assert r.stdout.endswith("this token.\n\n" + expected)
+    assert (tmp_path / ".vault-token").read_text() == "hvs.child"
