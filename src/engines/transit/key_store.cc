@@ -32,11 +32,10 @@ Result<std::shared_ptr<KeyStore::Entry>> KeyStore::Load(const std::string& name)
   e->snap.store(std::move(p));
   std::unique_lock lk(mu_);
   auto [it, inserted] = entries_.emplace(name, e);  // a concurrent loader may have won
-  if (inserted) {
-    lk.unlock();
-    EvictIfNeeded();
-  }
-  return it->second;
+  std::shared_ptr<Entry> result = it->second;         // eviction below may erase `it`
+  lk.unlock();
+  if (inserted) EvictIfNeeded();
+  return result;
 }
 
 Result<PolicyPtr> KeyStore::Get(const std::string& name) {
