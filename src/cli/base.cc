@@ -153,7 +153,10 @@ std::optional<int> CommandEnv::Parse(FlagSet& fs, const std::vector<std::string>
   auto r = fs.Parse(args);
   if (!r.ok()) {
     if (fs.help_requested()) {
-      ui.Error("Usage: see `vault <command> -help` in Vault's documentation.");
+      ui.Error("Usage: vault " + command_name + " [options] [args]\n\n  " + synopsis +
+               "\n\n  See Vault's documentation of `vault " + command_name +
+               "` for the flags; HTTP flags (-address, -ca-cert, -tls-skip-verify, ...) and "
+               "output flags (-format, -field) are accepted as in Vault.");
       return 0;
     }
     ui.Error(r.status().message());

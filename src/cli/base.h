@@ -59,6 +59,8 @@ using CommandFn = std::function<int(CommandEnv&, const std::vector<std::string>&
 struct CommandEnv {
   explicit CommandEnv(Ui& u) : ui(u) {}
   Ui& ui;
+  std::string command_name;  // "operator init", for usage text
+  std::string synopsis;
 
   // HTTP flags.
   std::string address, ca_cert, ca_path, client_cert, client_key, tls_server_name, ns;

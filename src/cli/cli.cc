@@ -119,6 +119,8 @@ int RunWithUi(const std::vector<std::string>& args, Ui& ui) {
     return 127;
   }
   CommandEnv env(ui);
+  env.command_name = best->name;
+  env.synopsis = best->synopsis;
   std::vector<std::string> rest(args.begin() + long(best_words), args.end());
   return best->fn(env, rest);
 }
