@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/duration.h"
 #include "common/strings.h"
 
 namespace tresor::client {
@@ -145,8 +146,8 @@ Config Config::FromEnvironment() {
   c.ns = Env("VAULT_NAMESPACE");
   c.wrap_ttl = Env("VAULT_WRAP_TTL");
   if (auto t = Env("VAULT_CLIENT_TIMEOUT"); !t.empty()) {
-    long v = std::atol(t.c_str());
-    if (v > 0) c.timeout_seconds = v;
+    auto v = ParseDurationSeconds(t);
+    if (v && *v > 0) c.timeout_seconds = long(*v);
   }
   if (auto r = Env("VAULT_MAX_RETRIES"); !r.empty()) {
     c.max_retries = std::max(0, std::atoi(r.c_str()));
