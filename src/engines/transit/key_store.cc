@@ -29,7 +29,7 @@ Result<std::shared_ptr<KeyStore::Entry>> KeyStore::Load(const std::string& name)
   ASSIGN_OR_RETURN(std::shared_ptr<Policy> p, Policy::FromJson(j));
   if (p->name.empty()) p->name = name;
   auto e = std::make_shared<Entry>();
-  e->snap.store(std::move(p));
+  e->Store(std::move(p));
   std::unique_lock lk(mu_);
   auto [it, inserted] = entries_.emplace(name, e);  // a concurrent loader may have won
   std::shared_ptr<Entry> result = it->second;         // eviction below may erase `it`
@@ -41,7 +41,7 @@ Result<std::shared_ptr<KeyStore::Entry>> KeyStore::Load(const std::string& name)
 Result<PolicyPtr> KeyStore::Get(const std::string& name) {
   ASSIGN_OR_RETURN(auto e, Load(name));
   if (!e) return PolicyPtr();
-  return e->snap.load();
+  return e->Load();
 }
 
 Result<std::pair<PolicyPtr, bool>> KeyStore::GetOrCreate(
@@ -56,7 +56,7 @@ Result<std::pair<PolicyPtr, bool>> KeyStore::GetOrCreate(
   RETURN_IF_ERROR(Persist(*p));
   auto e = std::make_shared<Entry>();
   PolicyPtr snap = p;
-  e->snap.store(snap);
+  e->Store(snap);
   {
     std::unique_lock lk(mu_);
     entries_[name] = e;
@@ -70,7 +70,7 @@ Result<PolicyPtr> KeyStore::Update(const std::string& name, const std::function<
   if (!e) return PolicyPtr();
   std::lock_guard wl(e->write_mu);
   if (e->deleted) return PolicyPtr();
-  auto copy = std::make_shared<Policy>(*e->snap.load());
+  auto copy = std::make_shared<Policy>(*e->Load());
   RETURN_IF_ERROR(mutate(*copy));
   // Versions below min_available_version are gone for good.
   for (auto it = copy->keys.begin(); it != copy->keys.end();) {
@@ -79,7 +79,7 @@ Result<PolicyPtr> KeyStore::Update(const std::string& name, const std::function<
   }
   RETURN_IF_ERROR(Persist(*copy));
   PolicyPtr snap = copy;
-  e->snap.store(snap);
+  e->Store(snap);
   return snap;
 }
 
@@ -88,7 +88,7 @@ Status KeyStore::Delete(const std::string& name, const std::function<Status(cons
   ASSIGN_OR_RETURN(auto e, Load(name));
   if (!e) return Status::NotFound();
   std::lock_guard wl(e->write_mu);
-  RETURN_IF_ERROR(allowed(*e->snap.load()));
+  RETURN_IF_ERROR(allowed(*e->Load()));
   RETURN_IF_ERROR(storage_->Delete(PolicyKey(name)));
   RETURN_IF_ERROR(storage_->Delete("archive/" + name));
   e->deleted = true;
@@ -101,8 +101,8 @@ Status KeyStore::Put(std::shared_ptr<Policy> p) {
   std::lock_guard cl(create_mu_);
   RETURN_IF_ERROR(Persist(*p));
   auto e = std::make_shared<Entry>();
-  e->snap.store(PolicyPtr(std::move(p)));
-  std::string name = e->snap.load()->name;
+  e->Store(PolicyPtr(std::move(p)));
+  std::string name = e->Load()->name;
   {
     std::unique_lock lk(mu_);
     entries_[name] = e;

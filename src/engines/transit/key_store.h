@@ -1,9 +1,9 @@
 // KeyStore: the transit keys of one mount, loaded from storage once and cached in memory.
 //
 // Readers get an immutable snapshot (PolicyPtr) without taking any lock a writer holds for
-// long: each cached key has an atomic shared_ptr to its current snapshot. Writers of one key
-// (rotate, config, trim, import, backup stamp) serialise on that key's mutex, copy the
-// snapshot, persist the copy, then publish it. Key material of a dropped snapshot is wiped
+// long: each cached key keeps its current snapshot behind a lock held only to copy the
+// pointer. Writers of one key (rotate, config, trim, import, backup stamp) serialise on
+// that key's mutex, copy the snapshot, persist the copy, then publish it. Key material of a dropped snapshot is wiped
 // when its last reader lets go (KeyVersion owns SecureStrings and OpenSSL keys).
 //
 // Thread-safe; all methods may be called from any worker thread.
@@ -56,7 +56,18 @@ class KeyStore {
   struct Entry {
     std::mutex write_mu;                           // serialises writers of this key
     bool deleted = false;                          // guarded by write_mu
-    std::atomic<std::shared_ptr<const Policy>> snap;  // current version; readers load it
+    // Current version. The lock is held only to copy or swap the pointer, never across
+    // crypto or storage, so readers do not wait on writers' work.
+    mutable std::shared_mutex snap_mu;
+    std::shared_ptr<const Policy> snap;  // guarded by snap_mu
+    PolicyPtr Load() const {
+      std::shared_lock l(snap_mu);
+      return snap;
+    }
+    void Store(PolicyPtr p) {
+      std::unique_lock l(snap_mu);
+      snap.swap(p);
+    }  // the old snapshot is released outside the lock (p's destructor)
   };
   Result<std::shared_ptr<Entry>> Load(const std::string& name);
   Status Persist(const Policy& p);
