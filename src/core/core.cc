@@ -1,6 +1,7 @@
 #include "core/core.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "acl/policy_store.h"
 #include "barrier/barrier.h"
@@ -80,6 +81,7 @@ Result<InitResult> Core::Initialize(int shares, int threshold) {
   std::unique_lock lock(state_mu_);
   ASSIGN_OR_RETURN(bool inited, seal_->Initialized());
   if (inited) return Status::InvalidRequest("Vault is already initialized");
+  if (ha_) RETURN_IF_ERROR(ha_->PrepareInit());
   // The seal leaves the barrier unsealed so the root token and cluster identity can be
   // written; Shamir then keeps the node sealed after init, as Vault does.
   ASSIGN_OR_RETURN(auto shares_out, seal_->Initialize(shares, threshold));
@@ -114,6 +116,26 @@ Result<SealStatus> Core::SubmitUnsealKey(const std::string& key) {
   }
   ASSIGN_OR_RETURN(SecureString share, seal::DecodeUnsealKey(key));
   ASSIGN_OR_RETURN(seal::SealState state, seal_->SubmitShare(share.view()));
+  if (state.sealed && ha_ && seal_->has_unseal_key()) {
+    // Raft join: the shares gave the unseal key; answer the leader, then wait for the
+    // root key and keyring to replicate.
+    Status st = ha_->OnJoinKeyRecovered();
+    if (!st.ok()) {
+      seal_->ResetProgress();
+      return st;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      st = seal_->UnsealWithRecoveredKey();
+      if (st.code() != Code::kUnavailable || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!st.ok()) {
+      seal_->ResetProgress();
+      return st;
+    }
+    ASSIGN_OR_RETURN(state, seal_->State());
+  }
   if (!state.sealed) {
     Status st = PostUnseal();
     if (!st.ok()) {
@@ -200,6 +222,40 @@ Status Core::PostUnseal() {
   active_since_ = std::chrono::system_clock::now();
   sealed_ = true;  // published last, below
   sealed_ = false;
+  return Status::Ok();
+}
+
+Status Core::ReloadActive() {
+  std::unique_lock lock(state_mu_);
+  if (sealed_) return Status::Ok();
+  for (auto& e : router_.All()) {
+    if (e->backend) e->backend->Cleanup();
+  }
+  router_.Clear();
+  access_->Reset();
+  tokens_->Reset();
+  Status st = barrier_->ReloadKeyring();
+  if (st.ok()) st = PostUnseal();
+  if (!st.ok()) {
+    LOG_ERROR("core: reload on becoming active failed, sealing: {}", st.ToString());
+    PreSeal();
+  }
+  return st;
+}
+
+Status Core::AuthorizeSudo(const http::HttpRequest& req, const std::string& path) {
+  std::shared_lock lock(state_mu_);
+  if (sealed_) return Status::Sealed();
+  std::string tok = req.Header("x-vault-token");
+  if (tok.empty()) {
+    std::string auth = req.Header("authorization");
+    if (auth.rfind("Bearer ", 0) == 0) tok = auth.substr(7);
+  }
+  ASSIGN_OR_RETURN(auto te, tokens_->Lookup(tok));
+  if (!te) return Status::PermissionDenied();
+  if (te->IsRoot()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto d, access_->Check(te->policies, Operation::kUpdate, path, json::object()));
+  if (!d.allowed || !d.sudo) return Status::PermissionDenied();
   return Status::Ok();
 }
 

@@ -22,6 +22,7 @@
 
 #include "auth/token/token_store.h"
 #include "core/access.h"
+#include "core/ha.h"
 #include "core/mount_table.h"
 #include "core/router.h"
 #include "framework/backend.h"
@@ -114,6 +115,16 @@ class Core {
   // Mints a token for a login response and fills auth->client_token/accessor/lease_duration.
   Status MintToken(logical::Auth* auth, const std::string& path, const logical::Request& req);
 
+  // HA (raft): see core/ha.h. Set once by the server before serving requests.
+  void SetHa(HaHook* ha) { ha_ = ha; }
+  HaHook* ha() const { return ha_; }
+  seal::ShamirSeal* seal() { return seal_.get(); }
+  // The node became active while unsealed: reload keyring, mounts, policies and tokens
+  // from storage (a standby's copies may be stale).
+  Status ReloadActive();
+  // Ok if the request's token may use `path` with sudo (root-protected raw endpoints).
+  Status AuthorizeSudo(const http::HttpRequest& req, const std::string& path);
+
   int64_t SystemDefaultTTL() const { return opts_.default_lease_ttl; }
   int64_t SystemMaxTTL() const { return opts_.max_lease_ttl; }
 
@@ -142,6 +153,7 @@ class Core {
 
   std::unique_ptr<Storage> physical_;
   CoreOptions opts_;
+  HaHook* ha_ = nullptr;  // not owned
   std::shared_ptr<framework::Registry> registry_;
 
   std::unique_ptr<barrier::Barrier> barrier_;

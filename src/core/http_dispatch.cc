@@ -84,6 +84,9 @@ http::HttpResponse Core::HandleHttp(http::HttpRequest& req) {
 
 std::optional<http::HttpResponse> Core::HandleRaw(const std::string& path, http::HttpRequest& req) {
   const std::string& m = req.method;
+  if (ha_ && (path.rfind("sys/storage/raft/", 0) == 0 || path == "sys/step-down" || path == "sys/ha-status")) {
+    if (auto r = ha_->HandleRaw(path, req)) return r;
+  }
   if (path == "sys/seal-status") {
     if (m != "GET") return MethodNotAllowed();
     return SealStatusResponse();
@@ -234,7 +237,7 @@ http::HttpResponse Core::HandleHealth(http::HttpRequest& req) {
   auto st = GetSealStatus();
   if (!st.ok()) return ErrorResponse(st.status());
   int code = *activecode;
-  bool standby = false;
+  bool standby = ha_ && !st->sealed && !ha_->IsActive();
   if (!st->initialized) code = *uninitcode;
   else if (st->sealed) code = *sealedcode;
   else if (standby && !*standbyok) code = *standbycode;
@@ -259,6 +262,23 @@ http::HttpResponse Core::HandleHealth(http::HttpRequest& req) {
 
 http::HttpResponse Core::HandleLeader(http::HttpRequest&) {
   nlohmann::ordered_json j;
+  if (ha_) {
+    if (Sealed()) return ErrorResponse(Status::Sealed());
+    HaLeader l = ha_->Leader();
+    j["ha_enabled"] = true;
+    j["is_self"] = l.is_self;
+    j["active_time"] = l.known && l.active_time.time_since_epoch().count() != 0 ? FormatRFC3339Nano(l.active_time)
+                                                                                 : "0001-01-01T00:00:00Z";
+    j["leader_address"] = l.leader_address;
+    j["leader_cluster_address"] = l.leader_cluster_address;
+    j["performance_standby"] = false;
+    j["performance_standby_last_remote_wal"] = 0;
+    if (l.raft_committed_index) j["raft_committed_index"] = l.raft_committed_index;
+    if (l.raft_applied_index) j["raft_applied_index"] = l.raft_applied_index;
+    http::HttpResponse r;
+    r.body = j.dump();
+    return r;
+  }
   j["ha_enabled"] = false;
   j["is_self"] = false;
   j["active_time"] = "0001-01-01T00:00:00Z";
@@ -299,6 +319,10 @@ http::HttpResponse Core::HandleSeal(http::HttpRequest& req) {
 http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpRequest& hreq) {
   std::shared_lock lock(state_mu_);
   if (sealed_) return ErrorResponse(Status::Sealed());
+  if (ha_ && !ha_->IsActive()) {
+    lock.unlock();
+    return ha_->Forward(hreq);
+  }
 
   logical::Request req;
   req.request_id = NewUUID();

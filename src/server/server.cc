@@ -19,6 +19,8 @@
 #include "config/config.h"
 #include "hcl/hcl.h"
 #include "core/core.h"
+#include "ha/raft_ha.h"
+#include "raft/raft_storage.h"
 #include "http/http_server.h"
 #include "storage/inmem_storage.h"
 #include "storage/physical.h"
@@ -183,7 +185,28 @@ int ServerMain(int argc, char** argv) {
   for (auto& w : cfg.warnings) LOG_WARN("config: {}", w);
 
   std::unique_ptr<Storage> physical;
-  {
+  raft::RaftStorage* raft_storage = nullptr;
+  if (cfg.storage->type == "raft") {
+    const auto& rc = cfg.storage->raft;
+    raft::RaftStorageOptions ro;
+    ro.path = rc.path;
+    ro.node_id = rc.node_id;
+    std::string ca = cfg.cluster_addr;
+    if (auto p = ca.find("://"); p != std::string::npos) ca = ca.substr(p + 3);
+    while (!ca.empty() && ca.back() == '/') ca.pop_back();
+    ro.cluster_address = ca;
+    ro.performance_multiplier = int(rc.performance_multiplier);
+    ro.max_entry_size = size_t(rc.max_entry_size);
+    ro.trailing_logs = unsigned(rc.trailing_logs);
+    ro.snapshot_threshold = unsigned(rc.snapshot_threshold);
+    auto opened = raft::RaftStorage::Open(ro);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "Error initializing storage of type raft: %s\n", opened.status().message().c_str());
+      return 1;
+    }
+    raft_storage = opened->get();
+    physical = std::move(opened).value();
+  } else {
     auto opened = OpenPhysical(cfg.storage->type, cfg.storage->PhysicalOptions());
     if (!opened.ok()) {
       std::fprintf(stderr, "Error initializing storage of type %s: %s\n", cfg.storage->type.c_str(),
@@ -210,6 +233,23 @@ int ServerMain(int argc, char** argv) {
   if (!st.ok()) {
     std::fprintf(stderr, "Error initializing listener: %s\n", st.message().c_str());
     return 1;
+  }
+
+  std::unique_ptr<ha::RaftHa> raft_ha;
+  if (raft_storage) {
+    ha::RaftHaOptions ho;
+    ho.api_addr = cfg.api_addr.empty() ? "http://" + server.BoundAddresses()[0] : cfg.api_addr;
+    ho.cluster_addr = cfg.cluster_addr;
+    for (auto& rj : cfg.storage->raft.retry_join)
+      if (!rj.leader_api_addr.empty()) ho.retry_join.push_back(rj.leader_api_addr);
+    raft_ha = std::make_unique<ha::RaftHa>(ho, raft_storage, core.get());
+    core->SetHa(raft_ha.get());
+    Status hs = raft_ha->Start();
+    if (!hs.ok()) {
+      std::fprintf(stderr, "Error starting raft: %s\n", hs.message().c_str());
+      server.Stop();
+      return 1;
+    }
   }
 
   std::printf("==> Tresor server configuration:\n\n");
@@ -252,7 +292,9 @@ int ServerMain(int argc, char** argv) {
   int sig = WaitForSignal();
   LOG_INFO("server: received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
+  if (raft_ha) raft_ha->Shutdown();
   core.reset();
+  raft_ha.reset();
   LOG_INFO("server: stopped");
   return 0;
 }

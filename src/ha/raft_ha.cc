@@ -1,0 +1,573 @@
+#include "ha/raft_ha.h"
+
+#include <curl/curl.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/strings.h"
+#include "core/envelope.h"
+#include "http/json_body.h"
+#include "seal/shamir_seal.h"
+
+namespace tresor::ha {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kLeaderKey = "core/ha/leader";
+constexpr const char* kForwardedHeader = "x-tresor-forwarded";
+
+struct HttpResult {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+size_t WriteBody(char* p, size_t sz, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, sz * n);
+  return sz * n;
+}
+
+size_t WriteHeader(char* p, size_t sz, size_t n, void* ud) {
+  auto* out = static_cast<HttpResult*>(ud);
+  std::string line(p, sz * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    out->headers.clear();  // a new response (e.g. after 100-continue)
+    return sz * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name(TrimSpace(line.substr(0, colon)));
+    std::string value(TrimSpace(line.substr(colon + 1)));
+    out->headers.emplace_back(name, value);
+  }
+  return sz * n;
+}
+
+// One HTTP exchange with libcurl; one handle per thread keeps connections alive.
+Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
+                            const std::vector<std::string>& headers, const std::string& body, long timeout_s = 60) {
+  thread_local CURL* h = nullptr;
+  if (!h) h = curl_easy_init();
+  if (!h) return Status::Internal("cannot create an HTTP client");
+  curl_easy_reset(h);
+  HttpResult out;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &out.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &out);
+  if (method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  struct curl_slist* hl = nullptr;
+  for (auto& hd : headers) hl = curl_slist_append(hl, hd.c_str());
+  hl = curl_slist_append(hl, "Expect:");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+  CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(hl);
+  if (rc != CURLE_OK) return Status::Unavailable(std::string("request to ") + url + " failed: " + curl_easy_strerror(rc));
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
+  return out;
+}
+
+Result<json> PostJson(const std::string& url, const json& body) {
+  ASSIGN_OR_RETURN(HttpResult r, HttpCall("POST", url, {"Content-Type: application/json"}, body.dump(), 10));
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status >= 400) {
+    std::string msg = "leader answered " + std::to_string(r.status);
+    if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() && j["errors"][0].is_string())
+      msg += ": " + j["errors"][0].get<std::string>();
+    return Status::InvalidRequest(msg);
+  }
+  if (j.is_discarded()) return Status::Internal("leader sent invalid JSON");
+  return j;
+}
+
+// "https://host:port" -> "host:port".
+std::string HostPort(const std::string& url) {
+  std::string s = url;
+  auto p = s.find("://");
+  if (p != std::string::npos) s = s.substr(p + 3);
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string TrimSlash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+http::HttpResponse NoContent() {
+  http::HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data) {
+  nlohmann::ordered_json j;
+  j["request_id"] = NewUUID();
+  j["lease_id"] = "";
+  j["renewable"] = false;
+  j["lease_duration"] = 0;
+  j["data"] = data;
+  j["wrap_info"] = nullptr;
+  j["warnings"] = nullptr;
+  j["auth"] = nullptr;
+  http::HttpResponse r;
+  r.body = j.dump();
+  return r;
+}
+
+bool IsWrite(const std::string& m) { return m == "PUT" || m == "POST"; }
+
+}  // namespace
+
+RaftHa::RaftHa(RaftHaOptions opts, raft::RaftStorage* storage, core::Core* core)
+    : opts_(std::move(opts)), storage_(storage), node_(storage->node()), core_(core) {
+  static std::once_flag curl_once;
+  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+RaftHa::~RaftHa() { Shutdown(); }
+
+Status RaftHa::Start() {
+  node_->SetEventCallback([this](raft::RaftEvent ev) { OnEvent(ev); });
+  if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
+  if (!opts_.retry_join.empty() && !node_->HasExistingState()) {
+    retry_thread_ = std::thread([this] { RetryJoinLoop(); });
+  }
+  return Status::Ok();
+}
+
+void RaftHa::Shutdown() {
+  {
+    std::lock_guard lock(stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (retry_thread_.joinable()) retry_thread_.join();
+  std::vector<std::thread> ps;
+  {
+    std::lock_guard lock(mu_);
+    ps.swap(promoters_);
+  }
+  for (auto& t : ps)
+    if (t.joinable()) t.join();
+  ready_ = false;
+  node_->Close();
+}
+
+Status RaftHa::EnsureStarted() {
+  std::lock_guard lock(mu_);
+  if (started_) return Status::Ok();
+  RETURN_IF_ERROR(node_->Start());
+  started_ = true;
+  LOG_INFO("ha: raft started (node {})", node_->node_id());
+  return Status::Ok();
+}
+
+void RaftHa::OnEvent(raft::RaftEvent ev) {
+  switch (ev) {
+    case raft::RaftEvent::kBecameLeader: {
+      json rec = {{"node_id", node_->node_id()},
+                  {"api_addr", opts_.api_addr},
+                  {"cluster_addr", opts_.cluster_addr},
+                  {"active_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count()}};
+      Status st = storage_->Put(kLeaderKey, rec.dump());
+      if (!st.ok()) {
+        LOG_WARN("ha: cannot advertise leadership: {}", st.ToString());
+        return;
+      }
+      if (!core_->Sealed()) {
+        st = core_->ReloadActive();
+        if (!st.ok()) LOG_ERROR("ha: reload on becoming active failed: {}", st.ToString());
+      }
+      ready_ = true;
+      LOG_INFO("ha: this node is now the active node");
+      break;
+    }
+    case raft::RaftEvent::kLostLeadership:
+      ready_ = false;
+      LOG_INFO("ha: this node is now a standby");
+      break;
+    case raft::RaftEvent::kRemoved:
+      ready_ = false;
+      LOG_WARN("ha: this node was removed from the raft cluster");
+      break;
+  }
+}
+
+bool RaftHa::IsActive() { return ready_.load() && node_->IsLeader(); }
+
+std::optional<RaftHa::LeaderRecord> RaftHa::CurrentLeaderRecord() {
+  raft::RaftStatus st = node_->GetStatus();
+  if (st.leader_id.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    if (cached_ && cached_->node_id == st.leader_id) return cached_;
+  }
+  auto raw = storage_->Get(kLeaderKey);
+  if (!raw.ok() || !*raw) return std::nullopt;
+  json j = json::parse(**raw, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  LeaderRecord r{j.value("node_id", ""), j.value("api_addr", ""), j.value("cluster_addr", ""),
+                 j.value("active_ns", int64_t(0))};
+  if (r.node_id != st.leader_id) return std::nullopt;  // the new leader has not written yet
+  std::lock_guard lock(mu_);
+  cached_ = r;
+  return r;
+}
+
+core::HaLeader RaftHa::Leader() {
+  core::HaLeader l;
+  raft::RaftStatus st = node_->GetStatus();
+  l.raft_committed_index = st.commit_index;
+  l.raft_applied_index = st.applied_index;
+  if (IsActive()) {
+    l.known = true;
+    l.is_self = true;
+    l.leader_address = opts_.api_addr;
+    l.leader_cluster_address = opts_.cluster_addr;
+    l.active_time = core_->active_since();
+    if (auto rec = CurrentLeaderRecord()) {
+      l.active_time = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(rec->active_ns)));
+    }
+    return l;
+  }
+  if (auto rec = CurrentLeaderRecord()) {
+    l.known = true;
+    l.leader_address = rec->api_addr;
+    l.leader_cluster_address = rec->cluster_addr;
+  }
+  return l;
+}
+
+Status RaftHa::PrepareInit() {
+  if (!node_->HasExistingState()) RETURN_IF_ERROR(node_->Bootstrap());
+  RETURN_IF_ERROR(EnsureStarted());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!node_->IsLeader()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status::Unavailable("raft: this node did not become leader; is it already part of a cluster?");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Ok();
+}
+
+http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
+  core::HaLeader l = Leader();
+  if (!l.known || l.leader_address.empty())
+    return core::ErrorResponse(Status::Internal("local node not active but active cluster node not found"));
+  http::HttpResponse r;
+  r.status = 307;
+  r.content_type.clear();
+  r.headers.emplace_back("Location", TrimSlash(l.leader_address) + req.target);
+  return r;
+}
+
+http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
+  if (!opts_.forwarding || !req.Header(kForwardedHeader).empty()) return Redirect(req);
+  core::HaLeader l = Leader();
+  if (!l.known || l.leader_address.empty() || l.is_self)
+    return core::ErrorResponse(Status::Internal("local node not active but active cluster node not found"));
+  std::vector<std::string> headers;
+  for (auto& [k, v] : req.headers) {
+    if (k == "host" || k == "content-length" || k == "connection" || k == "transfer-encoding" || k == "expect" ||
+        k == "keep-alive")
+      continue;
+    headers.push_back(k + ": " + v);
+  }
+  headers.push_back(std::string(kForwardedHeader) + ": 1");
+  if (!req.remote_addr.empty()) headers.push_back("X-Forwarded-For: " + req.remote_addr);
+  auto res = HttpCall(req.method, TrimSlash(l.leader_address) + req.target, headers, req.body);
+  if (!res.ok()) {
+    LOG_WARN("ha: forwarding failed, redirecting: {}", res.status().message());
+    return Redirect(req);
+  }
+  http::HttpResponse out;
+  out.status = static_cast<int>(res->status);
+  out.content_type.clear();
+  for (auto& [k, v] : res->headers) {
+    std::string lk = ToLower(k);
+    if (lk == "content-length" || lk == "connection" || lk == "transfer-encoding" || lk == "date" || lk == "keep-alive")
+      continue;
+    if (lk == "content-type") {
+      out.content_type = v;
+      continue;
+    }
+    out.headers.emplace_back(k, v);
+  }
+  out.body = std::move(res->body);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Join
+
+Status RaftHa::Join(const std::string& leader_api_addr) {
+  std::string leader = TrimSlash(leader_api_addr);
+  if (leader.empty()) return Status::InvalidRequest("leader_api_addr is required");
+  RETURN_IF_ERROR(EnsureStarted());
+  ASSIGN_OR_RETURN(json resp, PostJson(leader + "/v1/sys/storage/raft/bootstrap/challenge",
+                                       {{"server_id", node_->node_id()}}));
+  if (!resp.contains("challenge") || !resp["challenge"].is_string() || !resp.contains("seal_config"))
+    return Status::Internal("leader sent an invalid challenge");
+  ASSIGN_OR_RETURN(seal::SealConfig sc, seal::SealConfig::FromJson(resp["seal_config"]));
+  auto blob = Base64Decode(resp["challenge"].get<std::string>());
+  if (!blob) return Status::Internal("leader sent an invalid challenge");
+  core_->seal()->SetJoinConfig(sc);
+  std::lock_guard lock(mu_);
+  join_leader_ = leader;
+  join_challenge_ = *blob;
+  LOG_INFO("ha: join challenge received from {}; unseal this node with the cluster's keys", leader);
+  return Status::Ok();
+}
+
+Status RaftHa::OnJoinKeyRecovered() {
+  std::string leader, challenge;
+  {
+    std::lock_guard lock(mu_);
+    leader = join_leader_;
+    challenge = join_challenge_;
+  }
+  if (leader.empty()) return Status::InvalidRequest("Unseal failed, invalid key");
+  auto answer = core_->seal()->UnwrapWithUnsealKey(challenge, "raft-challenge:" + node_->node_id());
+  if (!answer.ok()) return Status::InvalidRequest("Unseal failed, invalid key");
+  auto r = PostJson(leader + "/v1/sys/storage/raft/bootstrap/answer",
+                    {{"server_id", node_->node_id()},
+                     {"answer", Base64Encode(*answer)},
+                     {"cluster_addr", HostPort(opts_.cluster_addr)}});
+  Wipe(*answer);
+  if (!r.ok()) return Status::InvalidRequest("error answering the raft bootstrap challenge: " + r.status().message());
+  {
+    std::lock_guard lock(mu_);
+    join_leader_.clear();
+    join_challenge_.clear();
+  }
+  LOG_INFO("ha: joined the raft cluster through {}", leader);
+  return Status::Ok();
+}
+
+void RaftHa::RetryJoinLoop() {
+  for (;;) {
+    if (node_->HasExistingState() && node_->GetStatus().leader_id != "") return;
+    {
+      std::lock_guard lock(mu_);
+      if (!join_leader_.empty()) goto wait;  // challenge held; waiting for the unseal keys
+    }
+    for (auto& addr : opts_.retry_join) {
+      Status st = Join(addr);
+      if (st.ok()) break;
+      LOG_INFO("ha: retry_join {}: {}", addr, st.message());
+    }
+  wait:
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; })) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Endpoints
+
+std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, http::HttpRequest& req) {
+  if (path == "sys/storage/raft/join") return HandleJoin(req);
+  if (path == "sys/storage/raft/bootstrap/challenge") return HandleChallenge(req);
+  if (path == "sys/storage/raft/bootstrap/answer") return HandleAnswer(req);
+  if (path == "sys/storage/raft/configuration") return HandleConfiguration(req);
+  if (path == "sys/storage/raft/remove-peer") return HandleRemovePeer(req);
+  if (path == "sys/step-down") return HandleStepDown(req);
+  if (path == "sys/ha-status") return HandleHaStatus(req);
+  if (path == "sys/storage/raft/snapshot" || path == "sys/storage/raft/snapshot-force") {
+    if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+    if (!IsActive()) return Redirect(req);
+    return core::ErrorResponse(Status::Internal("raft snapshots are not implemented yet"));
+  }
+  return std::nullopt;
+}
+
+http::HttpResponse RaftHa::HandleJoin(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  const json& b = *body;
+  if (b.value("non_voter", false))
+    return core::ErrorResponse(Status::InvalidRequest("non-voting nodes are not supported in this edition"));
+  std::string leader = b.contains("leader_api_addr") && b["leader_api_addr"].is_string() ? b["leader_api_addr"].get<std::string>() : "";
+  if (leader.empty()) return core::ErrorResponse(Status::InvalidRequest("leader_api_addr is required"));
+  auto inited = core_->Initialized();
+  if (inited.ok() && *inited && (!core_->Sealed() || node_->HasExistingState()))
+    return core::ErrorResponse(Status::InvalidRequest("node is already a member of a raft cluster"));
+  Status st = Join(leader);
+  if (!st.ok()) {
+    if (b.value("retry", false)) {
+      LOG_WARN("ha: join failed, retrying in the background: {}", st.message());
+      std::lock_guard lock(stop_mu_);
+      if (!retry_thread_.joinable() && !stopping_) {
+        opts_.retry_join = {leader};
+        retry_thread_ = std::thread([this] { RetryJoinLoop(); });
+      }
+      return core::JsonResponse(200, {{"joined", true}});
+    }
+    return core::ErrorResponse(st);
+  }
+  return core::JsonResponse(200, {{"joined", true}});
+}
+
+http::HttpResponse RaftHa::HandleChallenge(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  std::string id = body->value("server_id", "");
+  if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  auto cfg = core_->seal()->Config();
+  if (!cfg.ok() || !*cfg) return core::ErrorResponse(Status::Internal("seal configuration unavailable"));
+  std::string answer = RandomBytes(16);
+  auto blob = core_->seal()->WrapWithUnsealKey(answer, "raft-challenge:" + id);
+  if (!blob.ok()) return core::ErrorResponse(blob.status());
+  {
+    std::lock_guard lock(mu_);
+    challenges_[id] = answer;
+  }
+  Wipe(answer);
+  return core::JsonResponse(200, {{"challenge", Base64Encode(*blob)}, {"seal_config", (**cfg).ToJson()}});
+}
+
+http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  std::string id = body->value("server_id", ""), addr = body->value("cluster_addr", "");
+  auto answer = Base64Decode(body->value("answer", ""));
+  if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  if (addr.empty()) return core::ErrorResponse(Status::InvalidRequest("no cluster_addr provided"));
+  {
+    std::lock_guard lock(mu_);
+    auto it = challenges_.find(id);
+    bool ok = it != challenges_.end() && answer && ConstantTimeEquals(it->second, *answer);
+    if (it != challenges_.end()) {
+      Wipe(it->second);
+      challenges_.erase(it);
+    }
+    if (answer) Wipe(*answer);
+    if (!ok) return core::ErrorResponse(Status::InvalidRequest("invalid answer given"));
+  }
+  Status st = node_->AddNonVoter(id, HostPort(addr));
+  if (!st.ok()) return core::ErrorResponse(st);
+  LOG_INFO("ha: added {} ({}) as a non-voter", id, addr);
+  std::lock_guard lock(mu_);
+  promoters_.emplace_back([this, id] {
+    for (int i = 0; i < 50; ++i) {
+      Status s = node_->PromoteToVoter(id);
+      if (s.ok()) {
+        LOG_INFO("ha: promoted {} to voter", id);
+        return;
+      }
+      {
+        std::unique_lock lk(stop_mu_);
+        if (stop_cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stopping_; })) return;
+      }
+    }
+    LOG_WARN("ha: could not promote {} to voter", id);
+  });
+  return core::JsonResponse(200, {{"peers", json::array()}});
+}
+
+http::HttpResponse RaftHa::HandleConfiguration(http::HttpRequest& req) {
+  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/configuration");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  auto cfg = node_->Configuration();
+  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
+  nlohmann::ordered_json servers = nlohmann::ordered_json::array();
+  for (auto& s : cfg->servers) {
+    nlohmann::ordered_json o;
+    o["node_id"] = s.node_id;
+    o["address"] = s.address;
+    o["leader"] = s.leader;
+    o["protocol_version"] = "3";
+    o["voter"] = s.voter;
+    servers.push_back(o);
+  }
+  nlohmann::ordered_json config;
+  config["index"] = cfg->index;
+  config["servers"] = servers;
+  nlohmann::ordered_json data;
+  data["config"] = config;
+  return DataEnvelope(data);
+}
+
+http::HttpResponse RaftHa::HandleRemovePeer(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/remove-peer");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  std::string id = body->value("server_id", "");
+  if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  Status st = node_->RemovePeer(id);
+  if (!st.ok()) return core::ErrorResponse(st);
+  return NoContent();
+}
+
+http::HttpResponse RaftHa::HandleStepDown(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/step-down");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  ready_ = false;
+  Status st = node_->TransferLeadership();
+  if (!st.ok()) {
+    if (node_->IsLeader()) ready_ = true;
+    return core::ErrorResponse(st);
+  }
+  return NoContent();
+}
+
+http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
+  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/ha-status");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  auto cfg = node_->Configuration();
+  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
+  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
+  for (auto& s : cfg->servers) {
+    nlohmann::ordered_json o;
+    o["hostname"] = s.node_id;
+    o["api_address"] = s.leader ? opts_.api_addr : "";
+    o["cluster_address"] = s.address;
+    o["active_node"] = s.leader;
+    o["last_echo"] = nullptr;
+    o["version"] = "1.13.0";
+    nodes.push_back(o);
+  }
+  nlohmann::ordered_json data;
+  data["nodes"] = nodes;
+  return DataEnvelope(data);
+}
+
+}  // namespace tresor::ha
