@@ -1,0 +1,256 @@
+"""Integrated storage (raft) and HA: the guide's three-node cluster on loopback.
+
+One cluster is shared by the module (building it is the slow part); the destructive tests
+(failover, restart of all nodes) run last.
+"""
+import os
+import random
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import Server, free_port
+
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(__file__), "conftest.py")),
+                                reason="no fixtures")
+
+
+def raft_config(workdir, name, api_port, cluster_port, extra=""):
+    data = os.path.join(workdir, name, "data")
+    os.makedirs(data, exist_ok=True)
+    cfg = os.path.join(workdir, name, "config.hcl")
+    with open(cfg, "w") as f:
+        f.write(f'''
+storage "raft" {{
+  path = "{data}"
+  node_id = "{name}"
+  performance_multiplier = 1
+  {extra}
+}}
+listener "tcp" {{
+  address = "127.0.0.1:{api_port}"
+  tls_disable = 1
+}}
+api_addr = "http://127.0.0.1:{api_port}"
+cluster_addr = "http://127.0.0.1:{cluster_port}"
+disable_mlock = true
+''')
+    return cfg
+
+
+def new_node(workdir, name, extra=""):
+    port, cport = free_port(), free_port()
+    cfg = raft_config(workdir, name, port, cport, extra)
+    d = os.path.join(workdir, name)
+    s = Server([f"-config={cfg}"], f"http://127.0.0.1:{port}", d)
+    s.name = name
+    return s
+
+
+def wait(pred, timeout=20.0, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except requests.RequestException:
+            pass
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def leader_of(nodes):
+    for n in nodes:
+        try:
+            j = requests.get(n.addr + "/v1/sys/leader", timeout=2).json()
+            if j.get("is_self"):
+                return n
+        except (requests.RequestException, ValueError):
+            pass
+    return None
+
+
+def peers(node, token):
+    r = requests.get(node.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": token},
+                     timeout=5)
+    r.raise_for_status()
+    return r.json()["data"]["config"]["servers"]
+
+
+def join_and_unseal(node, leader, keys):
+    r = node.cli("operator", "raft", "join", leader.addr)
+    assert r.returncode == 0, r.stderr
+    assert "true" in r.stdout
+    st = requests.get(node.addr + "/v1/sys/seal-status").json()
+    assert st["sealed"] and st["t"] == 3 and st["n"] == 5
+    body = node.unseal(keys[:3])
+    assert body["sealed"] is False, body
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("raft"))
+    nodes = [new_node(workdir, f"vault-{i}") for i in range(3)]
+    for n in nodes:
+        n.start()
+    try:
+        n0 = nodes[0]
+        n0.init(5, 3)
+        n0.unseal(n0.unseal_keys[:3])
+        wait(lambda: requests.get(n0.addr + "/v1/sys/leader").json().get("is_self"))
+        token = n0.root_token
+        r = requests.post(n0.addr + "/v1/sys/mounts/secret", headers={"X-Vault-Token": token},
+                          json={"type": "kv", "options": {"version": "2"}})
+        assert r.status_code == 204, r.text
+        for n in nodes[1:]:
+            join_and_unseal(n, n0, n0.unseal_keys)
+            n.root_token, n.unseal_keys = token, n0.unseal_keys
+        wait(lambda: sum(1 for s in peers(n0, token) if s["voter"]) == 3)
+        yield nodes
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def kv_put(node, token, key, value, timeout=5):
+    return requests.post(f"{node.addr}/v1/secret/data/{key}", headers={"X-Vault-Token": token},
+                         json={"data": {"v": value}}, timeout=timeout)
+
+
+def kv_get(node, token, key):
+    r = requests.get(f"{node.addr}/v1/secret/data/{key}", headers={"X-Vault-Token": token}, timeout=5)
+    return r.json()["data"]["data"]["v"] if r.status_code == 200 else None
+
+
+def test_list_peers_one_leader_two_voting_followers(cluster):
+    n0 = cluster[0]
+    r = cluster[1].cli("operator", "raft", "list-peers", token=n0.root_token)
+    assert r.returncode == 0, r.stderr
+    lines = [l.split() for l in r.stdout.strip().splitlines()[2:]]
+    assert len(lines) == 3
+    assert sorted(l[2] for l in lines) == ["follower", "follower", "leader"]
+    assert all(l[3] == "true" for l in lines)
+    servers = peers(cluster[2], n0.root_token)  # forwarded from a standby
+    assert {s["node_id"] for s in servers} == {"vault-0", "vault-1", "vault-2"}
+    assert all(s["protocol_version"] == "3" for s in servers)
+
+
+def test_status_endpoints(cluster):
+    n0, n1 = cluster[0], cluster[1]
+    st = requests.get(n1.addr + "/v1/sys/seal-status").json()
+    assert st["storage_type"] == "raft" and st["sealed"] is False
+    lead = requests.get(n1.addr + "/v1/sys/leader").json()
+    assert lead["ha_enabled"] is True and lead["is_self"] is False
+    assert lead["leader_address"] == n0.addr
+    assert lead["raft_committed_index"] > 0
+    me = requests.get(n0.addr + "/v1/sys/leader").json()
+    assert me["is_self"] is True and me["active_time"] != "0001-01-01T00:00:00Z"
+    assert requests.get(n1.addr + "/v1/sys/health").status_code == 429
+    assert requests.get(n1.addr + "/v1/sys/health?standbyok=true").status_code == 200
+    assert requests.get(n0.addr + "/v1/sys/health").status_code == 200
+    r = requests.get(n1.addr + "/v1/sys/storage/raft/snapshot", headers={"X-Vault-Token": n0.root_token},
+                     allow_redirects=False)
+    assert r.status_code == 307 and r.headers["Location"].startswith(n0.addr)
+
+
+def test_writes_through_any_node_readable_everywhere(cluster):
+    token = cluster[0].root_token
+    for i, n in enumerate(cluster):
+        r = kv_put(n, token, f"any/{i}", f"val-{i}")
+        assert r.status_code == 200, r.text
+    for i in range(3):
+        for n in cluster:
+            # reads are forwarded to the active node: always current
+            assert kv_get(n, token, f"any/{i}") == f"val-{i}"
+    r = requests.get(cluster[1].addr + "/v1/secret/metadata/any/0", headers={"X-Vault-Token": token})
+    assert r.json()["data"]["current_version"] == 1
+
+
+def test_remove_peer_requires_id(cluster):
+    r = requests.post(cluster[0].addr + "/v1/sys/storage/raft/remove-peer",
+                      headers={"X-Vault-Token": cluster[0].root_token}, json={})
+    assert r.status_code == 400 and "no server id provided" in r.text
+
+
+def test_join_with_wrong_keys_is_refused(cluster, tmp_path):
+    n0 = cluster[0]
+    extra = new_node(str(tmp_path), "intruder")
+    extra.start()
+    try:
+        r = extra.cli("operator", "raft", "join", n0.addr)
+        assert r.returncode == 0, r.stderr
+        bogus = [os.urandom(33).hex() for _ in range(3)]
+        body = None
+        for k in bogus:
+            resp = requests.put(extra.addr + "/v1/sys/unseal", json={"key": k})
+            body = resp
+        assert body.status_code == 400 and "invalid key" in body.text
+        assert requests.get(extra.addr + "/v1/sys/seal-status").json()["sealed"] is True
+        assert {s["node_id"] for s in peers(n0, n0.root_token)} == {"vault-0", "vault-1", "vault-2"}
+    finally:
+        extra.stop()
+
+
+def test_kill_leader_while_writing_loses_nothing(cluster):
+    token = cluster[0].root_token
+    leader = leader_of(cluster)
+    assert leader is not None
+    acked, lock, stop = [], threading.Lock(), threading.Event()
+
+    def writer(node, wid):
+        i = 0
+        while not stop.is_set():
+            key = f"fo/{wid}-{i}"
+            try:
+                r = kv_put(node, token, key, str(i), timeout=3)
+                if r.status_code == 200:
+                    with lock:
+                        acked.append(key)
+            except requests.RequestException:
+                time.sleep(0.05)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n, w)) for w, n in enumerate(cluster * 2)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    t_kill = time.time()
+    leader.kill()
+    survivors = [n for n in cluster if n is not leader]
+    new_leader = wait(lambda: leader_of(survivors), timeout=15)
+    failover = time.time() - t_kill
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) > 10
+    assert failover < 10
+    for key in acked:
+        assert kv_get(new_leader, token, key) is not None, key
+    # the killed node restarts sealed, is unsealed and follows
+    leader.start()
+    assert requests.get(leader.addr + "/v1/sys/seal-status").json()["sealed"] is True
+    assert leader.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
+    wait(lambda: requests.get(leader.addr + "/v1/sys/leader").json().get("leader_address") == new_leader.addr)
+    assert requests.get(leader.addr + "/v1/sys/health").status_code == 429
+    assert kv_get(leader, token, acked[-1]) is not None
+    print(f"failover {failover:.2f}s, {len(acked)} acknowledged writes")
+
+
+def test_restart_all_nodes(cluster):
+    token = cluster[0].root_token
+    assert kv_put(cluster[1], token, "restart/k", "before").status_code == 200
+    for n in cluster:
+        n.stop()
+    for n in cluster:
+        n.start()
+    for n in cluster:
+        assert requests.get(n.addr + "/v1/sys/seal-status").json()["sealed"] is True
+    for n in cluster:
+        assert n.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
+    wait(lambda: leader_of(cluster))
+    for n in cluster:
+        assert wait(lambda: kv_get(n, token, "restart/k")) == "before"
