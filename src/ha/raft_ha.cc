@@ -268,8 +268,19 @@ Status RaftHa::PrepareInit() {
   return Status::Ok();
 }
 
-http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
+core::HaLeader RaftHa::WaitForLeader() {
+  // Right after an election the new leader's record may not have reached this node yet.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   core::HaLeader l = Leader();
+  while ((!l.known || l.leader_address.empty()) && !l.is_self && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    l = Leader();
+  }
+  return l;
+}
+
+http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
+  core::HaLeader l = WaitForLeader();
   if (!l.known || l.leader_address.empty())
     return core::ErrorResponse(Status::Internal("local node not active but active cluster node not found"));
   http::HttpResponse r;
@@ -281,7 +292,7 @@ http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
 
 http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   if (!opts_.forwarding || !req.Header(kForwardedHeader).empty()) return Redirect(req);
-  core::HaLeader l = Leader();
+  core::HaLeader l = WaitForLeader();
   if (!l.known || l.leader_address.empty() || l.is_self)
     return core::ErrorResponse(Status::Internal("local node not active but active cluster node not found"));
   std::vector<std::string> headers;

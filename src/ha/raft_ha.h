@@ -67,6 +67,7 @@ class RaftHa : public core::HaHook {
   Status EnsureStarted();
   Status Join(const std::string& leader_api_addr);
   std::optional<LeaderRecord> CurrentLeaderRecord();
+  core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
   void RetryJoinLoop();
 

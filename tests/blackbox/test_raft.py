@@ -194,6 +194,36 @@ def test_join_with_wrong_keys_is_refused(cluster, tmp_path):
         extra.stop()
 
 
+def test_step_down_moves_leadership(cluster):
+    token = cluster[0].root_token
+    old = leader_of(cluster)
+    standby = next(n for n in cluster if n is not old)
+    r = standby.cli("operator", "step-down", token=token)  # forwarded to the active node
+    assert r.returncode == 0, r.stderr
+    new = wait(lambda: (lambda l: l if l is not None and l is not old else None)(leader_of(cluster)))
+    assert new is not old
+    assert kv_put(old, token, "stepdown/k", "x").status_code == 200
+    assert kv_get(new, token, "stepdown/k") == "x"
+
+
+def test_retry_join_then_remove_peer(cluster, tmp_path):
+    token = cluster[0].root_token
+    leader = leader_of(cluster)
+    extra = new_node(str(tmp_path), "vault-3",
+                     extra=f'retry_join {{\n    leader_api_addr = "{leader.addr}"\n  }}')
+    extra.start()
+    try:
+        wait(lambda: requests.get(extra.addr + "/v1/sys/seal-status").json()["t"] == 3)
+        assert extra.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
+        wait(lambda: any(s["node_id"] == "vault-3" and s["voter"] for s in peers(leader, token)))
+        assert kv_get(extra, token, "any/0") == "val-0"
+        r = cluster[0].cli("operator", "raft", "remove-peer", "vault-3", token=token)
+        assert r.returncode == 0, r.stderr
+        wait(lambda: all(s["node_id"] != "vault-3" for s in peers(leader, token)))
+    finally:
+        extra.stop()
+
+
 def test_kill_leader_while_writing_loses_nothing(cluster):
     token = cluster[0].root_token
     leader = leader_of(cluster)
