@@ -227,6 +227,9 @@ int ServerMain(int argc, char** argv) {
 
   http::HttpServerOptions hopts;
   for (auto& l : cfg.listeners) hopts.listeners.push_back(ToListener(l));
+  // Raft writes block a worker for a quorum round trip; concurrent writes only share one
+  // append/fsync (group commit) if enough workers are waiting at once.
+  if (raft_storage) hopts.worker_threads = 64;
   core::Core* core_ptr = core.get();
   http::HttpServer server(hopts, [core_ptr](http::HttpRequest& req) { return core_ptr->HandleHttp(req); });
   Status st = server.Start();
