@@ -151,6 +151,9 @@ def test_status_endpoints(cluster):
     assert requests.get(n1.addr + "/v1/sys/health").status_code == 429
     assert requests.get(n1.addr + "/v1/sys/health?standbyok=true").status_code == 200
     assert requests.get(n0.addr + "/v1/sys/health").status_code == 200
+    out = n1.cli("status").stdout
+    assert "HA Enabled" in out and "standby" in out and "Raft Committed Index" in out, out
+    assert "active" in n0.cli("status").stdout
     r = requests.get(n1.addr + "/v1/sys/storage/raft/snapshot", headers={"X-Vault-Token": n0.root_token},
                      allow_redirects=False)
     assert r.status_code == 307 and r.headers["Location"].startswith(n0.addr)
@@ -279,6 +282,8 @@ def test_restart_all_nodes(cluster):
         n.start()
     for n in cluster:
         assert requests.get(n.addr + "/v1/sys/seal-status").json()["sealed"] is True
+    r = requests.get(cluster[0].addr + "/v1/sys/leader")
+    assert r.status_code == 503 and "Vault is sealed" in r.text
     for n in cluster:
         assert n.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
     wait(lambda: leader_of(cluster))
