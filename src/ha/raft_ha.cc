@@ -143,6 +143,7 @@ RaftHa::~RaftHa() { Shutdown(); }
 Status RaftHa::Start() {
   node_->SetEventCallback([this](raft::RaftEvent ev) { OnEvent(ev); });
   if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
+  sealed_leader_thread_ = std::thread([this] { SealedLeaderLoop(); });
   if (!opts_.retry_join.empty() && !node_->HasExistingState()) {
     retry_thread_ = std::thread([this] { RetryJoinLoop(); });
   }
@@ -157,6 +158,7 @@ void RaftHa::Shutdown() {
   }
   stop_cv_.notify_all();
   if (retry_thread_.joinable()) retry_thread_.join();
+  if (sealed_leader_thread_.joinable()) sealed_leader_thread_.join();
   std::vector<std::thread> ps;
   {
     std::lock_guard lock(mu_);
@@ -388,6 +390,30 @@ void RaftHa::RetryJoinLoop() {
   wait:
     std::unique_lock lock(stop_mu_);
     if (stop_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; })) return;
+  }
+}
+
+void RaftHa::SealedLeaderLoop() {
+  int sealed_leading = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    }
+    if (!node_->IsLeader() || !core_->Sealed()) {
+      sealed_leading = 0;
+      continue;
+    }
+    if (++sealed_leading < 3) continue;
+    sealed_leading = 0;
+    auto cfg = node_->Configuration();
+    if (!cfg.ok()) continue;
+    int voters = 0;
+    for (auto& s : cfg->servers) voters += s.voter ? 1 : 0;
+    if (voters < 2) continue;
+    LOG_INFO("ha: leading while sealed; handing leadership to another voter");
+    Status st = node_->TransferLeadership();
+    if (!st.ok()) LOG_WARN("ha: leadership transfer failed: {}", st.message());
   }
 }
 

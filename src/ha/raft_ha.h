@@ -70,6 +70,9 @@ class RaftHa : public core::HaHook {
   core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
   void RetryJoinLoop();
+  // A sealed node cannot serve as the active node: if it leads while sealed for a few
+  // seconds, it hands leadership to another voter (which may be unsealed).
+  void SealedLeaderLoop();
 
   http::HttpResponse HandleJoin(http::HttpRequest& req);
   http::HttpResponse HandleChallenge(http::HttpRequest& req);
@@ -96,6 +99,7 @@ class RaftHa : public core::HaHook {
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by stop_mu_
   std::thread retry_thread_;
+  std::thread sealed_leader_thread_;
 };
 
 }  // namespace tresor::ha

@@ -284,8 +284,14 @@ def test_restart_all_nodes(cluster):
         assert requests.get(n.addr + "/v1/sys/seal-status").json()["sealed"] is True
     r = requests.get(cluster[0].addr + "/v1/sys/leader")
     assert r.status_code == 503 and "Vault is sealed" in r.text
-    for n in cluster:
+    # unseal a quorum only: a sealed leader hands leadership to an unsealed voter
+    quorum = cluster[1:]
+    for n in quorum:
         assert n.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
-    wait(lambda: leader_of(cluster))
-    for n in cluster:
+    wait(lambda: leader_of(quorum), timeout=30)
+    for n in quorum:
         assert wait(lambda: kv_get(n, token, "restart/k")) == "before"
+    assert kv_put(cluster[2], token, "restart/k2", "after").status_code == 200
+    assert cluster[0].unseal(cluster[0].unseal_keys[:3])["sealed"] is False
+    for n in cluster:
+        assert wait(lambda: kv_get(n, token, "restart/k2")) == "after"
