@@ -402,6 +402,11 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
 
   auto res = mount->backend->HandleRequest(req);
   if (!unauth) tokens_->FinishUse(*te);  // a token's last use revokes it after the request
+  if (!res.ok() && ha_ && res.status().code() == Code::kStandby) {
+    // Leadership moved before the write was submitted (nothing was applied): forward it.
+    lock.unlock();
+    return ha_->Forward(hreq);
+  }
   if (!res.ok()) return ErrorResponse(res.status());
   logical::ResponsePtr resp = std::move(res).value();
   // Token-store responses (create, renew) describe a token that already exists.
