@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include "barrier/barrier.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -418,6 +419,97 @@ void RaftHa::SealedLeaderLoop() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Snapshots: a point-in-time copy of the replicated key/value data (not Vault's format):
+// "TRSNAP1\n" then, per key in order, [u32 key len][key][u32 value len][value] (big endian).
+
+namespace {
+constexpr std::string_view kSnapMagic = "TRSNAP1\n";
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+bool GetU32(std::string_view* in, uint32_t* v) {
+  if (in->size() < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v = (*v << 8) | static_cast<unsigned char>((*in)[i]);
+  in->remove_prefix(4);
+  return true;
+}
+
+bool GetBytes(std::string_view* in, std::string* out) {
+  uint32_t n;
+  if (!GetU32(in, &n) || in->size() < n) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+}  // namespace
+
+http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
+  const char* path = force ? "sys/storage/raft/snapshot-force" : "sys/storage/raft/snapshot";
+  Status auth = core_->AuthorizeSudo(req, path);
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  if (req.method == "GET" && !force) {
+    auto snap = storage_->store()->BeginSnapshot();
+    if (!snap.ok()) return core::ErrorResponse(snap.status());
+    std::string out(kSnapMagic);
+    Status st = (*snap)->ForEach([&](std::string_view k, std::string_view v) {
+      if (k == kLeaderKey) return Status::Ok();
+      PutU32(&out, static_cast<uint32_t>(k.size()));
+      out.append(k);
+      PutU32(&out, static_cast<uint32_t>(v.size()));
+      out.append(v);
+      return Status::Ok();
+    });
+    if (!st.ok()) return core::ErrorResponse(st);
+    http::HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.body = std::move(out);
+    return r;
+  }
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  std::string_view in(req.body);
+  if (in.substr(0, kSnapMagic.size()) != kSnapMagic)
+    return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: not a snapshot"));
+  in.remove_prefix(kSnapMagic.size());
+  std::map<std::string, std::string> entries;
+  while (!in.empty()) {
+    std::string k, v;
+    if (!GetBytes(&in, &k) || !GetBytes(&in, &v))
+      return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: truncated"));
+    entries.emplace(std::move(k), std::move(v));
+  }
+  if (!force) {
+    // Same cluster only: the wrapped root key must be the one this cluster uses.
+    auto cur = storage_->Get(barrier::kRootKeyPath);
+    auto it = entries.find(std::string(barrier::kRootKeyPath));
+    if (!cur.ok() || !*cur || it == entries.end() || it->second != **cur)
+      return core::ErrorResponse(Status::InvalidRequest(
+          "could not verify hash file, or snapshot is for a different cluster; use snapshot-force to restore it"));
+  }
+  std::vector<TxnOp> ops;
+  auto snap = storage_->store()->BeginSnapshot();
+  if (!snap.ok()) return core::ErrorResponse(snap.status());
+  Status st = (*snap)->ForEach([&](std::string_view k, std::string_view) {
+    if (k != kLeaderKey && !entries.count(std::string(k))) ops.push_back({TxnOp::Kind::kDelete, std::string(k), ""});
+    return Status::Ok();
+  });
+  snap->reset();
+  if (!st.ok()) return core::ErrorResponse(st);
+  for (auto& [k, v] : entries)
+    if (k != kLeaderKey) ops.push_back({TxnOp::Kind::kPut, k, v});
+  st = storage_->Transaction(ops);
+  if (!st.ok()) return core::ErrorResponse(st);
+  LOG_INFO("ha: restored a snapshot of {} keys", entries.size());
+  // The keyring may have changed (another cluster's snapshot): reload, or seal if the
+  // current keys no longer open it.
+  Status rl = core_->ReloadActive();
+  if (!rl.ok()) LOG_WARN("ha: sealed after restore; unseal with the snapshot's keys");
+  return NoContent();
+}
+
+// ---------------------------------------------------------------------------------------
 // Endpoints
 
 std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, http::HttpRequest& req) {
@@ -431,7 +523,7 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   if (path == "sys/storage/raft/snapshot" || path == "sys/storage/raft/snapshot-force") {
     if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
     if (!IsActive()) return Redirect(req);
-    return core::ErrorResponse(Status::Internal("raft snapshots are not implemented yet"));
+    return HandleSnapshot(req, path == "sys/storage/raft/snapshot-force");
   }
   return std::nullopt;
 }

@@ -81,6 +81,7 @@ class RaftHa : public core::HaHook {
   http::HttpResponse HandleRemovePeer(http::HttpRequest& req);
   http::HttpResponse HandleStepDown(http::HttpRequest& req);
   http::HttpResponse HandleHaStatus(http::HttpRequest& req);
+  http::HttpResponse HandleSnapshot(http::HttpRequest& req, bool force);
 
   RaftHaOptions opts_;
   raft::RaftStorage* storage_;

@@ -154,7 +154,7 @@ def test_status_endpoints(cluster):
     out = n1.cli("status").stdout
     assert "HA Enabled" in out and "standby" in out and "Raft Committed Index" in out, out
     assert "active" in n0.cli("status").stdout
-    r = requests.get(n1.addr + "/v1/sys/storage/raft/snapshot", headers={"X-Vault-Token": n0.root_token},
+    r = requests.get(n1.addr + "/v1/sys/storage/raft/snapshot-force", headers={"X-Vault-Token": n0.root_token},
                      allow_redirects=False)
     assert r.status_code == 307 and r.headers["Location"].startswith(n0.addr)
 
@@ -225,6 +225,41 @@ def test_retry_join_then_remove_peer(cluster, tmp_path):
         wait(lambda: all(s["node_id"] != "vault-3" for s in peers(leader, token)))
     finally:
         extra.stop()
+
+
+def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
+    token = cluster[0].root_token
+    assert kv_put(cluster[0], token, "snap/k", "v1").status_code == 200
+    snap = str(tmp_path / "raft.snap")
+    r = cluster[1].cli("operator", "raft", "snapshot", "save", snap, token=token)
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(snap) > 0
+    assert kv_put(cluster[0], token, "snap/k", "v2").status_code == 200
+    assert kv_put(cluster[0], token, "snap/later", "x").status_code == 200
+    r = cluster[2].cli("operator", "raft", "snapshot", "restore", snap, token=token)
+    assert r.returncode == 0, r.stderr
+    for n in cluster:
+        assert wait(lambda: kv_get(n, token, "snap/k") == "v1")
+    assert kv_get(cluster[0], token, "snap/later") is None
+
+    # into a fresh single-node cluster: plain restore refused, -force restores and seals;
+    # the old cluster's keys unseal it and the data is there
+    fresh = new_node(str(tmp_path), "fresh")
+    fresh.start()
+    try:
+        fresh.init(1, 1)
+        fresh.unseal()
+        wait(lambda: requests.get(fresh.addr + "/v1/sys/leader").json().get("is_self"))
+        r = fresh.cli("operator", "raft", "snapshot", "restore", snap, token=fresh.root_token)
+        assert r.returncode != 0 and "snapshot-force" in r.stderr
+        r = fresh.cli("operator", "raft", "snapshot", "restore", "-force", snap, token=fresh.root_token)
+        assert r.returncode == 0, r.stderr
+        assert requests.get(fresh.addr + "/v1/sys/seal-status").json()["sealed"] is True
+        assert fresh.unseal(cluster[0].unseal_keys[:3])["sealed"] is False
+        wait(lambda: requests.get(fresh.addr + "/v1/sys/leader").json().get("is_self"))
+        assert kv_get(fresh, token, "snap/k") == "v1"
+    finally:
+        fresh.stop()
 
 
 def test_kill_leader_while_writing_loses_nothing(cluster):
