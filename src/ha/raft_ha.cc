@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include "barrier/barrier.h"
+#include "common/duration.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -510,6 +511,104 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Autopilot (configuration is stored and reported; dead-server cleanup is not done yet)
+
+namespace {
+constexpr const char* kAutopilotKey = "core/raft/autopilot/configuration";
+
+nlohmann::ordered_json AutopilotDefaults() {
+  nlohmann::ordered_json j;
+  j["cleanup_dead_servers"] = false;
+  j["last_contact_threshold"] = "10s";
+  j["dead_server_last_contact_threshold"] = "24h0m0s";
+  j["max_trailing_logs"] = 1000;
+  j["min_quorum"] = 0;
+  j["server_stabilization_time"] = "10s";
+  j["disable_upgrade_migration"] = false;
+  return j;
+}
+}  // namespace
+
+http::HttpResponse RaftHa::HandleAutopilotConfig(http::HttpRequest& req) {
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/configuration");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  nlohmann::ordered_json cfg = AutopilotDefaults();
+  auto raw = storage_->Get(kAutopilotKey);
+  if (!raw.ok()) return core::ErrorResponse(raw.status());
+  if (*raw) {
+    auto stored = nlohmann::ordered_json::parse(**raw, nullptr, false);
+    if (stored.is_object())
+      for (auto& [k, v] : stored.items()) cfg[k] = v;
+  }
+  if (req.method == "GET") return DataEnvelope(cfg);
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  for (auto& [k, v] : body->items()) {
+    if (!cfg.contains(k)) continue;
+    if (cfg[k].is_boolean() && !v.is_boolean())
+      return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
+    if (cfg[k].is_number() && !v.is_number())
+      return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
+    if (cfg[k].is_string()) {
+      if (!v.is_string() && !v.is_number()) return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
+      auto secs = ParseDurationJson(v);
+      if (!secs) return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
+      cfg[k] = GoDurationString(*secs);
+      continue;
+    }
+    cfg[k] = v;
+  }
+  Status st = storage_->Put(kAutopilotKey, cfg.dump());
+  if (!st.ok()) return core::ErrorResponse(st);
+  return NoContent();
+}
+
+http::HttpResponse RaftHa::HandleAutopilotState(http::HttpRequest& req) {
+  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/state");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  auto cfg = node_->Configuration();
+  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
+  raft::RaftStatus rs = node_->GetStatus();
+  nlohmann::ordered_json servers = nlohmann::ordered_json::object();
+  json voters = json::array(), non_voters = json::array();
+  std::string leader;
+  for (auto& s : cfg->servers) {
+    nlohmann::ordered_json o;
+    o["id"] = s.node_id;
+    o["name"] = s.node_id;
+    o["address"] = s.address;
+    o["node_status"] = "alive";
+    o["last_contact"] = "0s";
+    o["last_term"] = rs.term;
+    o["last_index"] = rs.last_index;
+    o["healthy"] = true;
+    o["stable_since"] = FormatRFC3339(core_->active_since());
+    o["status"] = s.leader ? "leader" : (s.voter ? "voter" : "non-voter");
+    o["version"] = "1.13.1";
+    o["node_type"] = "voter";
+    servers[s.node_id] = o;
+    if (s.leader) leader = s.node_id;
+    (s.voter ? voters : non_voters).push_back(s.node_id);
+  }
+  int n = static_cast<int>(voters.size());
+  nlohmann::ordered_json j;
+  j["healthy"] = true;
+  j["failure_tolerance"] = n > 0 ? (n - 1) / 2 : 0;
+  j["optimistic_failure_tolerance"] = n > 0 ? (n - 1) / 2 : 0;
+  j["servers"] = servers;
+  j["leader"] = leader;
+  j["voters"] = voters;
+  if (!non_voters.empty()) j["non_voters"] = non_voters;
+  return DataEnvelope(j);
+}
+
+// ---------------------------------------------------------------------------------------
 // Endpoints
 
 std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, http::HttpRequest& req) {
@@ -520,6 +619,8 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   if (path == "sys/storage/raft/remove-peer") return HandleRemovePeer(req);
   if (path == "sys/step-down") return HandleStepDown(req);
   if (path == "sys/ha-status") return HandleHaStatus(req);
+  if (path == "sys/storage/raft/autopilot/configuration") return HandleAutopilotConfig(req);
+  if (path == "sys/storage/raft/autopilot/state") return HandleAutopilotState(req);
   if (path == "sys/storage/raft/snapshot" || path == "sys/storage/raft/snapshot-force") {
     if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
     if (!IsActive()) return Redirect(req);

@@ -82,6 +82,8 @@ class RaftHa : public core::HaHook {
   http::HttpResponse HandleStepDown(http::HttpRequest& req);
   http::HttpResponse HandleHaStatus(http::HttpRequest& req);
   http::HttpResponse HandleSnapshot(http::HttpRequest& req, bool force);
+  http::HttpResponse HandleAutopilotConfig(http::HttpRequest& req);
+  http::HttpResponse HandleAutopilotState(http::HttpRequest& req);
 
   RaftHaOptions opts_;
   raft::RaftStorage* storage_;

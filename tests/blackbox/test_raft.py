@@ -227,6 +227,21 @@ def test_retry_join_then_remove_peer(cluster, tmp_path):
         extra.stop()
 
 
+def test_autopilot_config_and_state(cluster):
+    token = cluster[0].root_token
+    r = cluster[1].cli("operator", "raft", "autopilot", "set-config", "-cleanup-dead-servers=true",
+                       "-dead-server-last-contact-threshold=1m", "-min-quorum=3", token=token)
+    assert r.returncode == 0, r.stderr
+    h = {"X-Vault-Token": token}
+    cfg = requests.get(cluster[2].addr + "/v1/sys/storage/raft/autopilot/configuration", headers=h).json()["data"]
+    assert cfg["cleanup_dead_servers"] is True and cfg["min_quorum"] == 3
+    assert cfg["dead_server_last_contact_threshold"] == "1m0s"
+    st = requests.get(cluster[1].addr + "/v1/sys/storage/raft/autopilot/state", headers=h).json()["data"]
+    assert st["healthy"] is True and len(st["voters"]) == 3 and st["failure_tolerance"] == 1
+    r = cluster[0].cli("operator", "raft", "autopilot", "state", token=token)
+    assert r.returncode == 0, r.stderr
+
+
 def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
     token = cluster[0].root_token
     assert kv_put(cluster[0], token, "snap/k", "v1").status_code == 200
