@@ -4,7 +4,6 @@ One cluster is shared by the module (building it is the slow part); the destruct
 (failover, restart of all nodes) run last.
 """
 import os
-import random
 import threading
 import time
 
@@ -12,10 +11,6 @@ import pytest
 import requests
 
 from conftest import Server, free_port
-
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(__file__), "conftest.py")),
-                                reason="no fixtures")
-
 
 def raft_config(workdir, name, api_port, cluster_port, extra=""):
     data = os.path.join(workdir, name, "data")
