@@ -50,7 +50,8 @@ size_t WriteHeader(char* p, size_t sz, size_t n, void* ud) {
 
 // One HTTP exchange with libcurl; one handle per thread keeps connections alive.
 Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
-                            const std::vector<std::string>& headers, const std::string& body, long timeout_s = 60) {
+                            const std::vector<std::string>& headers, const std::string& body, long timeout_s = 60,
+                            const std::string& ca_pem = "") {
   thread_local CURL* h = nullptr;
   if (!h) h = curl_easy_init();
   if (!h) return Status::Internal("cannot create an HTTP client");
@@ -66,6 +67,13 @@ Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &out);
   if (method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  struct curl_blob ca_blob;
+  if (!ca_pem.empty()) {
+    ca_blob.data = const_cast<char*>(ca_pem.data());
+    ca_blob.len = ca_pem.size();
+    ca_blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
+  }
   if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -81,8 +89,8 @@ Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
   return out;
 }
 
-Result<json> PostJson(const std::string& url, const json& body) {
-  ASSIGN_OR_RETURN(HttpResult r, HttpCall("POST", url, {"Content-Type: application/json"}, body.dump(), 10));
+Result<json> PostJson(const std::string& url, const json& body, const std::string& ca_pem = "") {
+  ASSIGN_OR_RETURN(HttpResult r, HttpCall("POST", url, {"Content-Type: application/json"}, body.dump(), 10, ca_pem));
   json j = json::parse(r.body, nullptr, false);
   if (r.status >= 400) {
     std::string msg = "leader answered " + std::to_string(r.status);
@@ -333,12 +341,12 @@ http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
 // ---------------------------------------------------------------------------------------
 // Join
 
-Status RaftHa::Join(const std::string& leader_api_addr) {
+Status RaftHa::Join(const std::string& leader_api_addr, const std::string& ca_pem) {
   std::string leader = TrimSlash(leader_api_addr);
   if (leader.empty()) return Status::InvalidRequest("leader_api_addr is required");
   RETURN_IF_ERROR(EnsureStarted());
   ASSIGN_OR_RETURN(json resp, PostJson(leader + "/v1/sys/storage/raft/bootstrap/challenge",
-                                       {{"server_id", node_->node_id()}}));
+                                       {{"server_id", node_->node_id()}}, ca_pem));
   if (!resp.contains("challenge") || !resp["challenge"].is_string() || !resp.contains("seal_config"))
     return Status::Internal("leader sent an invalid challenge");
   ASSIGN_OR_RETURN(seal::SealConfig sc, seal::SealConfig::FromJson(resp["seal_config"]));
@@ -347,16 +355,18 @@ Status RaftHa::Join(const std::string& leader_api_addr) {
   core_->seal()->SetJoinConfig(sc);
   std::lock_guard lock(mu_);
   join_leader_ = leader;
+  join_ca_ = ca_pem;
   join_challenge_ = *blob;
   LOG_INFO("ha: join challenge received from {}; unseal this node with the cluster's keys", leader);
   return Status::Ok();
 }
 
 Status RaftHa::OnJoinKeyRecovered() {
-  std::string leader, challenge;
+  std::string leader, challenge, ca;
   {
     std::lock_guard lock(mu_);
     leader = join_leader_;
+    ca = join_ca_;
     challenge = join_challenge_;
   }
   if (leader.empty()) return Status::InvalidRequest("Unseal failed, invalid key");
@@ -365,7 +375,8 @@ Status RaftHa::OnJoinKeyRecovered() {
   auto r = PostJson(leader + "/v1/sys/storage/raft/bootstrap/answer",
                     {{"server_id", node_->node_id()},
                      {"answer", Base64Encode(*answer)},
-                     {"cluster_addr", HostPort(opts_.cluster_addr)}});
+                     {"cluster_addr", HostPort(opts_.cluster_addr)}},
+                    ca);
   Wipe(*answer);
   if (!r.ok()) return Status::InvalidRequest("error answering the raft bootstrap challenge: " + r.status().message());
   {
@@ -384,10 +395,10 @@ void RaftHa::RetryJoinLoop() {
       std::lock_guard lock(mu_);
       if (!join_leader_.empty()) goto wait;  // challenge held; waiting for the unseal keys
     }
-    for (auto& addr : opts_.retry_join) {
-      Status st = Join(addr);
+    for (auto& rj : opts_.retry_join) {
+      Status st = Join(rj.leader_api_addr, rj.ca_pem);
       if (st.ok()) break;
-      LOG_INFO("ha: retry_join {}: {}", addr, st.message());
+      LOG_INFO("ha: retry_join {}: {}", rj.leader_api_addr, st.message());
     }
   wait:
     std::unique_lock lock(stop_mu_);
@@ -641,13 +652,14 @@ http::HttpResponse RaftHa::HandleJoin(http::HttpRequest& req) {
   auto inited = core_->Initialized();
   if (inited.ok() && *inited && (!core_->Sealed() || node_->HasExistingState()))
     return core::ErrorResponse(Status::InvalidRequest("node is already a member of a raft cluster"));
-  Status st = Join(leader);
+  std::string ca = b.contains("leader_ca_cert") && b["leader_ca_cert"].is_string() ? b["leader_ca_cert"].get<std::string>() : "";
+  Status st = Join(leader, ca);
   if (!st.ok()) {
     if (b.value("retry", false)) {
       LOG_WARN("ha: join failed, retrying in the background: {}", st.message());
       std::lock_guard lock(stop_mu_);
       if (!retry_thread_.joinable() && !stopping_) {
-        opts_.retry_join = {leader};
+        opts_.retry_join = {RetryJoin{leader, ca}};
         retry_thread_ = std::thread([this] { RetryJoinLoop(); });
       }
       return core::JsonResponse(200, {{"joined", true}});

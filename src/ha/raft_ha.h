@@ -34,10 +34,15 @@
 
 namespace tresor::ha {
 
+struct RetryJoin {
+  std::string leader_api_addr;
+  std::string ca_pem;  // PEM CA bundle for an https leader; empty = system CAs
+};
+
 struct RaftHaOptions {
   std::string api_addr;      // this node's client URL
   std::string cluster_addr;  // this node's cluster URL (advertised)
-  std::vector<std::string> retry_join;  // leader_api_addr of each retry_join block
+  std::vector<RetryJoin> retry_join;  // one per retry_join block
   bool forwarding = true;    // false: always 307 from a standby
 };
 
@@ -65,7 +70,7 @@ class RaftHa : public core::HaHook {
   };
   void OnEvent(raft::RaftEvent ev);
   Status EnsureStarted();
-  Status Join(const std::string& leader_api_addr);
+  Status Join(const std::string& leader_api_addr, const std::string& ca_pem);
   std::optional<LeaderRecord> CurrentLeaderRecord();
   core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
@@ -94,7 +99,7 @@ class RaftHa : public core::HaHook {
   std::mutex mu_;
   bool started_ = false;                          // guarded by mu_
   std::map<std::string, std::string> challenges_;  // server_id -> answer; guarded by mu_
-  std::string join_leader_, join_challenge_;      // pending join; guarded by mu_
+  std::string join_leader_, join_challenge_, join_ca_;  // pending join; guarded by mu_
   std::optional<LeaderRecord> cached_;            // guarded by mu_
   std::vector<std::thread> promoters_;            // guarded by mu_
 

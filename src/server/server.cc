@@ -243,8 +243,17 @@ int ServerMain(int argc, char** argv) {
     ha::RaftHaOptions ho;
     ho.api_addr = cfg.api_addr.empty() ? "http://" + server.BoundAddresses()[0] : cfg.api_addr;
     ho.cluster_addr = cfg.cluster_addr;
-    for (auto& rj : cfg.storage->raft.retry_join)
-      if (!rj.leader_api_addr.empty()) ho.retry_join.push_back(rj.leader_api_addr);
+    for (auto& rj : cfg.storage->raft.retry_join) {
+      if (rj.leader_api_addr.empty()) continue;
+      std::string ca = rj.leader_ca_cert;
+      if (ca.empty() && !rj.leader_ca_cert_file.empty()) {
+        std::ifstream in(rj.leader_ca_cert_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        ca = ss.str();
+      }
+      ho.retry_join.push_back({rj.leader_api_addr, ca});
+    }
     raft_ha = std::make_unique<ha::RaftHa>(ho, raft_storage, core.get());
     core->SetHa(raft_ha.get());
     Status hs = raft_ha->Start();

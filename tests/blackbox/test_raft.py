@@ -4,6 +4,7 @@ One cluster is shared by the module (building it is the slow part); the destruct
 (failover, restart of all nodes) run last.
 """
 import os
+import subprocess
 import threading
 import time
 
@@ -340,3 +341,53 @@ def test_restart_all_nodes(cluster):
     assert cluster[0].unseal(cluster[0].unseal_keys[:3])["sealed"] is False
     for n in cluster:
         assert wait(lambda: kv_get(n, token, "restart/k2")) == "after"
+
+
+def make_cert(d, name):
+    key, crt = os.path.join(d, f"{name}.key"), os.path.join(d, f"{name}.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return key, crt
+
+
+def test_join_https_leader_checks_ca(tmp_path):
+    d = str(tmp_path)
+    key, crt = make_cert(d, "leader")
+    _, other = make_cert(d, "other")
+    port, cport = free_port(), free_port()
+    cfg = raft_config(d, "tls-0", port, cport)
+    with open(cfg) as f:
+        text = f.read()
+    text = text.replace("tls_disable = 1", f'tls_cert_file = "{crt}"\n  tls_key_file = "{key}"')
+    text = text.replace(f"http://127.0.0.1:{port}", f"https://127.0.0.1:{port}")
+    with open(cfg, "w") as f:
+        f.write(text)
+    leader = Server([f"-config={cfg}"], f"https://127.0.0.1:{port}", os.path.join(d, "tls-0"))
+    joiner = new_node(d, "tls-1")
+    try:
+        leader.start(wait=False)
+        wait(lambda: requests.get(leader.addr + "/v1/sys/seal-status", verify=crt).ok)
+        r = requests.put(leader.addr + "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, verify=crt)
+        keys, token = r.json()["keys"], r.json()["root_token"]
+        requests.put(leader.addr + "/v1/sys/unseal", json={"key": keys[0]}, verify=crt)
+        wait(lambda: requests.get(leader.addr + "/v1/sys/leader", verify=crt).json().get("is_self"))
+        joiner.start()
+        with open(other) as f:
+            wrong = f.read()
+        r = requests.post(joiner.addr + "/v1/sys/storage/raft/join",
+                          json={"leader_api_addr": leader.addr, "leader_ca_cert": wrong})
+        assert r.status_code >= 400 and "certificate" in r.text.lower(), r.text
+        assert requests.get(joiner.addr + "/v1/sys/seal-status").json()["initialized"] is False
+        with open(crt) as f:
+            right = f.read()
+        r = requests.post(joiner.addr + "/v1/sys/storage/raft/join",
+                          json={"leader_api_addr": leader.addr, "leader_ca_cert": right})
+        assert r.status_code == 200, r.text
+        assert joiner.unseal(keys)["sealed"] is False
+        servers = requests.get(leader.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": token},
+                               verify=crt).json()["data"]["config"]["servers"]
+        assert {s["node_id"] for s in servers} == {"tls-0", "tls-1"}
+    finally:
+        joiner.stop()
+        leader.stop()
