@@ -230,7 +230,7 @@ def test_generic_read_write_list_delete(dev_server):
     assert list(j) == ["request_id", "lease_id", "lease_duration", "renewable", "data", "warnings"]
     assert j["data"] == {"a": "b", "list": ["x", "y"], "ttl": "1h"}
     r = s.cli("read", "-format=yaml", "kv1/foo", token=tok)
-    assert "data:\n  a: b\n  list:\n  - x\n  - y\n  ttl: 1h\n" in r.stdout
+    assert "data:\n  a: b\n  list:\n  - x\n  - \"y\"\n  ttl: 1h\n" in r.stdout  # go-yaml quotes YAML 1.1 booleans
 
     r = s.cli("write", "kv1/bar/baz", "x=1", token=tok)
     assert r.returncode == 0
