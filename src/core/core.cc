@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "core/envelope.h"
 #include "core/sys_backend.h"
+#include "engines/cubbyhole/cubbyhole.h"
 #include "auth/token/token_backend.h"
 #include "http/json_body.h"
 #include "seal/shamir_seal.h"
@@ -57,6 +58,14 @@ Core::Core(std::unique_ptr<Storage> physical, CoreOptions opts, std::shared_ptr<
     for (const auto& c : *caps)
       if (c == "sudo" || c == "root") return true;
     return false;
+  });
+  // A revoked token takes its cubbyhole with it.
+  tokens_->OnRevoke([this](const token::TokenEntry& e) {
+    auto m = router_.Exact("cubbyhole/");
+    if (m && m->view) {
+      Status st = cubbyhole::DestroyTokenStorage(m->view.get(), e.cubbyhole_id, e.id);
+      if (!st.ok()) LOG_WARN("core: cannot destroy a revoked token's cubbyhole: {}", st.ToString());
+    }
   });
   periodic_ = std::thread([this] { PeriodicLoop(); });
 }
@@ -498,12 +507,8 @@ std::vector<std::shared_ptr<const MountEntry>> Core::Mounts(TableKind table) con
 
 Status Core::MintToken(logical::Auth* auth, const std::string& path, const logical::Request& req) {
   token::TokenEntry te;
-  std::vector<std::string> policies = auth->policies;
-  if (!auth->no_default_policy && std::find(policies.begin(), policies.end(), "default") == policies.end() &&
-      std::find(policies.begin(), policies.end(), "root") == policies.end())
-    policies.push_back("default");
-  std::sort(policies.begin(), policies.end());
-  policies.erase(std::unique(policies.begin(), policies.end()), policies.end());
+  // Same normalisation as auth/token/create: trimmed, lower-cased, sorted, "default" added.
+  std::vector<std::string> policies = token::SanitizePolicies(auth->policies, !auth->no_default_policy);
   te.policies = policies;
   te.meta = auth->metadata;
   te.display_name = auth->display_name;
