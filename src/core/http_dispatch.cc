@@ -21,22 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-// Go's path.Clean for an absolute path.
-std::string CleanPath(const std::string& p) {
-  std::vector<std::string> out;
-  for (auto& seg : Split(p, '/')) {
-    if (seg.empty() || seg == ".") continue;
-    if (seg == "..") {
-      if (!out.empty()) out.pop_back();
-      continue;
-    }
-    out.push_back(seg);
-  }
-  std::string r = "/" + Join(out, "/");
-  if (p.size() > 1 && p.back() == '/' && r != "/") r += '/';
-  return r;
-}
-
 std::string ClientToken(const http::HttpRequest& req) {
   std::string t = req.Header("x-vault-token");
   if (!t.empty()) return t;
@@ -68,15 +52,7 @@ http::HttpResponse Core::HandleHttp(http::HttpRequest& req) {
   if (path.rfind("/v1/", 0) != 0) {
     return JsonResponse(404, {{"errors", json::array()}});
   }
-  // Go's ServeMux answers unclean paths with a redirect to the cleaned one.
-  std::string clean = CleanPath(path);
-  if (clean != path) {
-    http::HttpResponse r;
-    r.status = 301;
-    r.content_type.clear();
-    r.headers.emplace_back("Location", clean + (req.raw_query.empty() ? "" : "?" + req.raw_query));
-    return r;
-  }
+  // Unclean paths ("//", "/./", "..") were already redirected by the HTTP layer.
   std::string rel = path.substr(4);
   if (auto raw = HandleRaw(rel, req)) return std::move(*raw);
   return HandleLogical(rel, req);
@@ -360,6 +336,16 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
 
   auto mount = router_.Match(api_path);
   if (!mount) {
+    // As in Vault the ACL is consulted before routing: only a caller allowed on the path
+    // learns that nothing is mounted there.
+    auto looked = tokens_->Lookup(req.client_token);
+    if (!looked.ok()) return ErrorResponse(looked.status());
+    if (!*looked) return ErrorResponse(Status::PermissionDenied());
+    if (!(*looked)->IsRoot()) {
+      auto d = access_->Check((*looked)->policies, req.operation, api_path, req.data);
+      if (!d.ok()) return ErrorResponse(d.status());
+      if (!d->allowed) return ErrorResponse(Status::PermissionDenied());
+    }
     return ErrorResponse(Status::NotFound("no handler for route \"" + api_path + "\". route entry not found."));
   }
   std::string route = mount->RoutePath();
