@@ -229,7 +229,6 @@ Status Core::PostUnseal() {
   RETURN_IF_ERROR(LoadMountTable(TableKind::kAuth));
   RETURN_IF_ERROR(SetupDefaultMounts());
   active_since_ = std::chrono::system_clock::now();
-  sealed_ = true;  // published last, below
   sealed_ = false;
   return Status::Ok();
 }

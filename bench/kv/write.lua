@@ -1,0 +1,24 @@
+-- wrk script: KV v2 writes to distinct keys (each connection its own sequence), 100-byte values.
+-- Env: TRESOR_TOKEN.
+local token = os.getenv("TRESOR_TOKEN") or "root"
+local counter = 0
+local prefix = tostring(math.random(1, 1000000000))
+
+function request()
+  counter = counter + 1
+  local path = string.format("/v1/secret/data/bench/w-%s-%d", prefix, counter)
+  return wrk.format("POST", path, {["X-Vault-Token"] = token, ["Content-Type"] = "application/json"},
+                    '{"data":{"value":"' .. string.rep("x", 100) .. '"}}')
+end
+
+function init(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+  prefix = tostring(math.random(1, 1000000000))
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status))
+end
