@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -148,7 +149,7 @@ Result<std::shared_ptr<const Policy>> PolicyStore::LoadPolicy(const std::string&
   ASSIGN_OR_RETURN(auto raw, view_->Get(name));
   std::shared_ptr<const Policy> policy;
   if (raw) {
-    auto j = json::parse(*raw, nullptr, false);
+    auto j = ParseJsonOrDiscarded(*raw);
     if (!j.is_object() || !j["raw"].is_string()) return Status::Corruption("stored policy is not valid");
     auto parsed = ParsePolicy(name, j["raw"].get<std::string>());
     if (!parsed.ok()) {

@@ -1,5 +1,7 @@
 #include "core/envelope.h"
 
+#include "common/json.h"
+
 namespace tresor::core {
 namespace {
 
@@ -23,7 +25,7 @@ bool IsDataInjectionPath(const std::string& path) {
 http::HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   http::HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = DumpJson(body);
   return r;
 }
 
@@ -120,22 +122,50 @@ http::HttpResponse RenderLogical(const logical::Response* resp, logical::Operati
     r.content_type.clear();
     return r;
   }
-  nlohmann::ordered_json body;
-  body["request_id"] = request_id;
-  body["lease_id"] = resp->secret ? resp->secret->lease_id : "";
-  body["renewable"] = resp->secret ? resp->secret->renewable : false;
-  body["lease_duration"] = resp->secret ? resp->secret->ttl : 0;
-  body["data"] = resp->data;
-  body["wrap_info"] = nullptr;
-  body["warnings"] = resp->warnings.empty() ? nlohmann::json(nullptr) : nlohmann::json(resp->warnings);
-  body["auth"] = resp->auth ? AuthJson(*resp->auth) : nlohmann::json(nullptr);
-  if (resp->data.is_object() && IsDataInjectionPath(path)) {
-    for (auto& [k, v] : resp->data.items())
-      if (!body.contains(k)) body[k] = v;
-  }
   http::HttpResponse r;
   r.status = 200;
-  r.body = body.dump();
+  if (resp->data.is_object() && IsDataInjectionPath(path)) {
+    nlohmann::ordered_json body;
+    body["request_id"] = request_id;
+    body["lease_id"] = resp->secret ? resp->secret->lease_id : "";
+    body["renewable"] = resp->secret ? resp->secret->renewable : false;
+    body["lease_duration"] = resp->secret ? resp->secret->ttl : 0;
+    body["data"] = resp->data;
+    body["wrap_info"] = nullptr;
+    body["warnings"] = resp->warnings.empty() ? nlohmann::json(nullptr) : nlohmann::json(resp->warnings);
+    body["auth"] = resp->auth ? AuthJson(*resp->auth) : nlohmann::json(nullptr);
+    for (auto& [k, v] : resp->data.items())
+      if (!body.contains(k)) body[k] = v;
+    r.body = DumpJson(body);
+    return r;
+  }
+  // The common case, written straight out in the envelope's key order.
+  std::string& out = r.body;
+  out.reserve(256);
+  out += "{\"request_id\":";
+  AppendJsonString(out, request_id);
+  out += ",\"lease_id\":";
+  AppendJsonString(out, resp->secret ? resp->secret->lease_id : std::string());
+  out += resp->secret && resp->secret->renewable ? ",\"renewable\":true" : ",\"renewable\":false";
+  out += ",\"lease_duration\":";
+  out += std::to_string(resp->secret ? resp->secret->ttl : 0);
+  out += ",\"data\":";
+  AppendJson(out, resp->data);
+  out += ",\"wrap_info\":null,\"warnings\":";
+  if (resp->warnings.empty()) {
+    out += "null";
+  } else {
+    out += '[';
+    for (size_t i = 0; i < resp->warnings.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(out, resp->warnings[i]);
+    }
+    out += ']';
+  }
+  out += ",\"auth\":";
+  if (resp->auth) AppendJson(out, AuthJson(*resp->auth));
+  else out += "null";
+  out += '}';
   return r;
 }
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/json.h"
+
 namespace tresor::http {
 namespace {
 
@@ -81,6 +83,12 @@ Result<nlohmann::json> ParseJsonBody(std::string_view body, int max_depth) {
   std::size_t first = 0;
   while (first < body.size() && IsJsonSpace(body[first])) ++first;
   if (first == body.size()) return Json::object();
+
+  // Fast path; a document it refuses is parsed again below so the error is worded.
+  if (auto fast = ParseJson(body, max_depth)) {
+    if (fast->is_object()) return std::move(*fast);
+    if (fast->is_null()) return Json::object();
+  }
 
   Json root;
   DepthLimitedSax sax(root, max_depth);

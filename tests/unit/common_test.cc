@@ -2,6 +2,7 @@
 
 #include "common/duration.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "common/random.h"
 #include "common/strings.h"
 
@@ -26,6 +27,69 @@ TEST(Encoding, Base64Rfc4648Vectors) {
   EXPECT_FALSE(Base64Decode("Zm9v!!==").has_value());
   EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
   EXPECT_EQ(*Base64UrlDecode("-_8"), "\xfb\xff");
+}
+
+TEST(Encoding, Base64RoundTripsEveryLengthAndRejectsNonCanonicalTails) {
+  std::string bytes;
+  for (int n = 0; n < 70; ++n) {
+    EXPECT_EQ(*Base64Decode(Base64Encode(bytes)), bytes) << n;
+    EXPECT_EQ(*Base64UrlDecode(Base64UrlEncode(bytes)), bytes) << n;
+    bytes += char(n * 37 + 11);
+  }
+  EXPECT_FALSE(Base64Decode("Zh==").has_value());  // leftover bits set
+  EXPECT_FALSE(Base64Decode("Zm9=").has_value());
+  EXPECT_FALSE(Base64Decode("Z===").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v=").has_value());
+  EXPECT_FALSE(Base64Decode("Zm=v").has_value());
+}
+
+// The fast parser and writer must agree with nlohmann's own, value for value and byte for byte.
+TEST(Json, ParseAndDumpMatchNlohmann) {
+  const char* docs[] = {
+      R"({})",
+      R"({"a":1,"b":-2,"c":1.5,"d":"x","e":true,"f":null,"g":[1,"two",[3],{"k":false}]})",
+      R"({"dup":1,"dup":2})",
+      R"({"big":18446744073709551615,"neg":-9223372036854775808,"exp":1e3,"frac":0.1})",
+      R"({"esc":"q\"b\\s\/\b\f\n\r\t\u0001\u001f\u007f","uni":"h\u00e9 \ud83d\ude00 Ã©","":""})",
+      R"([1,2,3])",
+      R"("just a string")",
+      R"(  {"spaced" :  [ 1 , 2 ] }  )",
+  };
+  for (const char* d : docs) {
+    auto want = nlohmann::json::parse(d);
+    auto got = ParseJson(d);
+    ASSERT_TRUE(got.has_value()) << d;
+    EXPECT_EQ(*got, want) << d;
+    EXPECT_EQ(got->dump(), want.dump()) << d;  // same number types, same key order
+    EXPECT_EQ(DumpJson(want), want.dump()) << d;
+    nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(d);
+    EXPECT_EQ(DumpJson(ordered), ordered.dump()) << d;
+  }
+}
+
+TEST(Json, RefusesWhatNlohmannRefuses) {
+  const char* bad[] = {"", "{", R"({"a":})", R"({"a":1,})", "[1 2]", "{\"a\":\"\xff\"}", R"({"a":"\x"})", "nul",
+                       R"({"a":1}x)"};
+  for (const char* d : bad) {
+    EXPECT_FALSE(ParseJson(d).has_value()) << d;
+    EXPECT_TRUE(ParseJsonOrDiscarded(d).is_discarded()) << d;
+  }
+}
+
+TEST(Json, DepthLimit) {
+  std::string deep;
+  for (int i = 0; i < 10; ++i) deep += "[";
+  for (int i = 0; i < 10; ++i) deep += "]";
+  EXPECT_TRUE(ParseJson(deep, 10).has_value());
+  EXPECT_FALSE(ParseJson(deep, 9).has_value());
+}
+
+TEST(Json, InvalidUtf8IsReplacedNotThrown) {
+  nlohmann::json j = std::string("a\xff" "b\xc3");
+  EXPECT_EQ(DumpJson(j), "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\"");
+  nlohmann::json ok = std::string("\xe2\x82\xac\xf0\x9f\x98\x80");
+  EXPECT_EQ(DumpJson(ok), ok.dump());
+  EXPECT_EQ(DumpJson(nlohmann::json(std::string("\xed\xa0\x80"))), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
 }
 
 TEST(Duration, ParsesGoAndSeconds) {

@@ -9,6 +9,7 @@
 #include "auth/tokenutil/token_params.h"
 #include "common/duration.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/strings.h"
@@ -142,7 +143,7 @@ struct SecretIdEntry {
 Result<std::optional<json>> GetJson(Storage* s, const std::string& key) {
   ASSIGN_OR_RETURN(auto raw, s->Get(key));
   if (!raw) return std::optional<json>();
-  json j = json::parse(*raw, nullptr, false);
+  json j = ParseJsonOrDiscarded(*raw);
   if (j.is_discarded() || !j.is_object()) return Status::Corruption("approle: malformed entry");
   return std::optional<json>(std::move(j));
 }
@@ -157,7 +158,7 @@ Result<std::map<std::string, std::string>> ParseMetadata(const json& raw) {
   } else if (raw.is_string()) {
     std::string s(TrimSpace(raw.get<std::string>()));
     if (s.empty()) return out;
-    obj = json::parse(s, nullptr, false);
+    obj = ParseJsonOrDiscarded(s);
     if (obj.is_discarded() || !obj.is_object()) {
       obj = json::object();
       for (auto& part : Split(s, ',')) {

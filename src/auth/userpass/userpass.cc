@@ -2,6 +2,7 @@
 
 #include "auth/tokenutil/cidr.h"
 #include "auth/tokenutil/token_params.h"
+#include "common/json.h"
 #include "common/random.h"
 #include "common/secure.h"
 #include "common/strings.h"
@@ -67,7 +68,7 @@ Result<std::optional<UserEntry>> LoadUser(Storage* s, const std::string& usernam
   if (username.empty()) return Status::InvalidRequest("missing username");
   ASSIGN_OR_RETURN(auto raw, s->Get(StorageKey(username)));
   if (!raw) return std::optional<UserEntry>();
-  json j = json::parse(*raw, nullptr, false);
+  json j = ParseJsonOrDiscarded(*raw);
   if (j.is_discarded() || !j.is_object()) return Status::Corruption("userpass: malformed user entry");
   return std::optional<UserEntry>(UserEntry::FromJson(j));
 }

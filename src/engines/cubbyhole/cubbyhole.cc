@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "engines/kv/listing.h"
 
 namespace tresor::cubbyhole {
@@ -49,7 +50,7 @@ class CubbyholeBackend : public framework::FrameworkBackend {
       if (path.empty()) return Status::InvalidRequest("missing path");
       ASSIGN_OR_RETURN(auto raw, r.storage->Get(folder + path));
       if (!raw) return ResponsePtr();
-      json data = json::parse(*raw, nullptr, false);
+      json data = ParseJsonOrDiscarded(*raw);
       if (data.is_discarded() || !data.is_object()) return Status::Corruption("cubbyhole: unreadable value");
       return framework::Data(std::move(data));
     };

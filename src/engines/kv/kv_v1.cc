@@ -1,5 +1,6 @@
 // KV version 1: each secret is one JSON object stored at its own path in the mount's view.
 #include "common/duration.h"
+#include "common/json.h"
 #include "engines/kv/kv.h"
 #include "engines/kv/kv_internal.h"
 #include "engines/kv/listing.h"
@@ -60,7 +61,7 @@ class KvV1Backend : public framework::FrameworkBackend {
     if (key.empty()) return ResponsePtr();
     ASSIGN_OR_RETURN(auto raw, req.storage->Get(key));
     if (!raw) return ResponsePtr();
-    json data = json::parse(*raw, nullptr, false);
+    json data = ParseJsonOrDiscarded(*raw);
     if (data.is_discarded() || !data.is_object()) return Status::Corruption("kv: stored value is not a JSON object");
     auto resp = logical::Response::WithData(std::move(data));
     // Vault reports a refresh interval, not a lease: the mount default unless the secret
@@ -83,7 +84,7 @@ class KvV1Backend : public framework::FrameworkBackend {
     std::string key = d.GetString("path");
     if (key.empty()) return Status::InvalidRequest("missing path");
     if (!req.data.is_object() || req.data.empty()) return Status::InvalidRequest("missing data fields");
-    RETURN_IF_ERROR(req.storage->Put(key, req.data.dump()));
+    RETURN_IF_ERROR(req.storage->Put(key, DumpJson(req.data)));
     return ResponsePtr();
   }
 

@@ -15,6 +15,7 @@
 
 #include "common/duration.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "common/random.h"
 #include "engines/kv/kv.h"
 #include "engines/kv/kv_internal.h"
@@ -92,11 +93,11 @@ struct KeyMeta {
               {"created", created_ns},
               {"updated", updated_ns},
               {"versions", v}};
-    return j.dump();
+    return DumpJson(j);
   }
 
   static Result<KeyMeta> Decode(const std::string& raw) {
-    json j = json::parse(raw, nullptr, false);
+    json j = ParseJsonOrDiscarded(raw);
     if (j.is_discarded() || !j.is_object()) return Status::Corruption("kv: unreadable metadata record");
     KeyMeta m;
     try {
@@ -339,7 +340,7 @@ class KvV2Backend : public framework::FrameworkBackend {
     Config c;
     ASSIGN_OR_RETURN(auto raw, s->Get("config"));
     if (!raw) return c;
-    json j = json::parse(*raw, nullptr, false);
+    json j = ParseJsonOrDiscarded(*raw);
     if (j.is_discarded() || !j.is_object()) return Status::Corruption("kv: unreadable config");
     c.max_versions = j.value("max_versions", uint64_t{0});
     c.cas_required = j.value("cas_required", false);
@@ -445,7 +446,7 @@ class KvV2Backend : public framework::FrameworkBackend {
     if (it->second.Gone(NowNanos())) return internal::NotFoundWithData(req, std::move(out));
     ASSIGN_OR_RETURN(auto raw, req.storage->Get(VersionKey(*m, version)));
     if (!raw) return Status::Internal("could not find version data");
-    json data = json::parse(*raw, nullptr, false);
+    json data = ParseJsonOrDiscarded(*raw);
     if (data.is_discarded()) return Status::Corruption("kv: unreadable version record");
     out["data"] = std::move(data);
     return Response::WithData(std::move(out));
@@ -481,7 +482,7 @@ class KvV2Backend : public framework::FrameworkBackend {
     if (it->second.Gone(NowNanos())) return internal::NotFoundWithData(req, VersionJson(m.current_version, it->second, m));
     ASSIGN_OR_RETURN(auto raw, req.storage->Get(VersionKey(m, m.current_version)));
     if (!raw) return Status::Internal("could not find version data");
-    json current = json::parse(*raw, nullptr, false);
+    json current = ParseJsonOrDiscarded(*raw);
     if (current.is_discarded()) return Status::Corruption("kv: unreadable version record");
     current.merge_patch(*patch);  // RFC 7386: null deletes a key
     return Commit(req, c, m, path, current);
@@ -670,7 +671,7 @@ class KvV2Backend : public framework::FrameworkBackend {
     if (it->second.Gone(NowNanos())) return internal::NotFoundWithData(req, std::move(out));
     ASSIGN_OR_RETURN(auto raw, req.storage->Get(VersionKey(*m, version)));
     if (!raw) return Status::Internal("could not find version data");
-    json data = json::parse(*raw, nullptr, false);
+    json data = ParseJsonOrDiscarded(*raw);
     if (data.is_discarded() || !data.is_object()) return Status::Corruption("kv: unreadable version record");
     StripValues(data, 1, depth);
     out["subkeys"] = std::move(data);
@@ -713,7 +714,7 @@ class KvV2Backend : public framework::FrameworkBackend {
     std::vector<uint64_t> pruned = m.AddVersion(vm, c.max_versions);
     std::vector<TxnOp> ops;
     ops.reserve(2 + pruned.size());
-    ops.push_back({TxnOp::Kind::kPut, VersionKey(m, m.current_version), data.dump()});
+    ops.push_back({TxnOp::Kind::kPut, VersionKey(m, m.current_version), DumpJson(data)});
     ops.push_back({TxnOp::Kind::kPut, MetaKey(path), m.Encode()});
     for (uint64_t v : pruned) ops.push_back({TxnOp::Kind::kDelete, VersionKey(m, v), ""});
     RETURN_IF_ERROR(req.storage->Transaction(ops));

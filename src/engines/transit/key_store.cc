@@ -1,7 +1,8 @@
 #include "engines/transit/key_store.h"
 
-#include "common/secure.h"
+#include "common/json.h"
 #include "common/random.h"
+#include "common/secure.h"
 
 namespace tresor::transit {
 namespace {
@@ -23,7 +24,7 @@ Result<std::shared_ptr<KeyStore::Entry>> KeyStore::Load(const std::string& name)
   }
   ASSIGN_OR_RETURN(auto raw, storage_->Get(PolicyKey(name)));
   if (!raw) return std::shared_ptr<Entry>();
-  json j = json::parse(*raw, nullptr, false);
+  json j = ParseJsonOrDiscarded(*raw);
   Wipe(*raw);
   if (j.is_discarded()) return Status::Corruption("stored transit key is not JSON");
   ASSIGN_OR_RETURN(std::shared_ptr<Policy> p, Policy::FromJson(j));
