@@ -59,6 +59,36 @@ std::string Hmac(HashAlg alg, std::string_view key, std::string_view data) {
   return out;
 }
 
+HmacKey::HmacKey(HashAlg alg, std::string_view key) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) Fatal("EVP_MAC_fetch");
+  ctx_ = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);
+  if (!ctx_) Fatal("EVP_MAC_CTX_new");
+  OSSL_PARAM params[2];
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(EVP_MD_get0_name(Md(alg))), 0);
+  params[1] = OSSL_PARAM_construct_end();
+  static const unsigned char kEmpty = 0;
+  const auto* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_MAC_init(ctx_, k, key.size(), params) != 1) Fatal("EVP_MAC_init");
+}
+
+HmacKey::~HmacKey() { EVP_MAC_CTX_free(ctx_); }
+
+std::string HmacKey::Sign(std::string_view data) const {
+  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(ctx_);
+  if (!c) Fatal("EVP_MAC_CTX_dup");
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  size_t len = 0;
+  if (EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(c, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) != 1) {
+    Fatal("HMAC");
+  }
+  EVP_MAC_CTX_free(c);
+  out.resize(len);
+  return out;
+}
+
 Result<std::string> HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t length) {
   if (length == 0 || length > 255 * 32) return Status::InvalidRequest("invalid HKDF output length");
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);

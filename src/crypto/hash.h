@@ -8,6 +8,8 @@
 
 #include "common/status.h"
 
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
+
 namespace tresor::crypto {
 
 enum class HashAlg { kSha1, kSha224, kSha256, kSha384, kSha512 };
@@ -22,6 +24,22 @@ inline std::string Sha512(std::string_view data) { return Digest(HashAlg::kSha51
 inline std::string HmacSha256(std::string_view key, std::string_view data) {
   return Hmac(HashAlg::kSha256, key, data);
 }
+
+// An HMAC key set up once for many messages: the token store salts every request's token
+// with one key, and keying OpenSSL's HMAC afresh each time cost more than the hash.
+// Sign() is const and may be called from many threads at once; each call works on a copy
+// of the keyed context. The key material is cleared by OpenSSL when this is destroyed.
+class HmacKey {
+ public:
+  HmacKey(HashAlg alg, std::string_view key);
+  ~HmacKey();
+  HmacKey(const HmacKey&) = delete;
+  HmacKey& operator=(const HmacKey&) = delete;
+  std::string Sign(std::string_view data) const;
+
+ private:
+  ::evp_mac_ctx_st* ctx_;  // keyed, never updated itself
+};
 
 // RFC 5869 HKDF-SHA256 (extract then expand) giving `length` bytes (at most 255*32).
 // Use distinct `info` strings to derive independent per-purpose keys from one secret.

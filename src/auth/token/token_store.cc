@@ -5,6 +5,7 @@
 
 #include "common/duration.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/strings.h"
@@ -137,25 +138,42 @@ TokenStore::TokenStore(Storage* view) : view_(view) {}
 
 Status TokenStore::Load() {
   ASSIGN_OR_RETURN(auto salt, view_->Get("salt"));
-  std::lock_guard lock(mu_);
-  if (salt) {
-    salt_ = SecureString(std::move(*salt));
-    return Status::Ok();
+  if (!salt) {
+    salt = RandomBytes(32);
+    RETURN_IF_ERROR(view_->Put("salt", *salt));
   }
-  std::string fresh = RandomBytes(32);
-  RETURN_IF_ERROR(view_->Put("salt", fresh));
-  salt_ = SecureString(std::move(fresh));
+  auto key = std::make_shared<const crypto::HmacKey>(crypto::HashAlg::kSha256, *salt);
+  Wipe(*salt);
+  std::lock_guard lock(mu_);
+  salt_ = std::move(key);
+  cache_.clear();
+  ++cache_generation_;
   return Status::Ok();
 }
 
 void TokenStore::Reset() {
   std::lock_guard lock(mu_);
-  salt_.Wipe();
+  salt_.reset();
+  cache_.clear();
+  ++cache_generation_;
+}
+
+void TokenStore::Forget(const std::string& salted) {
+  std::lock_guard lock(mu_);
+  cache_.erase(salted);
+  ++cache_generation_;
 }
 
 std::string TokenStore::Salted(const std::string& kind, const std::string& raw) const {
-  std::lock_guard lock(mu_);
-  return HexEncode(crypto::HmacSha256(salt_.view(), kind + ":" + raw));
+  std::shared_ptr<const crypto::HmacKey> key;
+  {
+    std::lock_guard lock(mu_);
+    key = salt_;
+  }
+  // Sealed: no key. Salt with an empty one; nothing can be found under that name anyway
+  // since every request is refused while sealed.
+  if (!key) return HexEncode(crypto::HmacSha256("", kind + ":" + raw));
+  return HexEncode(key->Sign(kind + ":" + raw));
 }
 
 std::string TokenStore::SaltedId(const std::string& id) const { return Salted("id", id); }
@@ -183,22 +201,40 @@ Status TokenStore::Create(TokenEntry* e) {
   e->expire_ms = e->ttl > 0 ? now_ms + e->ttl * 1000 : 0;
   e->expire_time = e->expire_ms ? (e->expire_ms + 999) / 1000 : 0;
   std::vector<TxnOp> ops;
-  ops.push_back({TxnOp::Kind::kPut, "id/" + salted, e->ToJson().dump()});
+  ops.push_back({TxnOp::Kind::kPut, "id/" + salted, DumpJson(e->ToJson())});
   if (!e->accessor.empty()) ops.push_back({TxnOp::Kind::kPut, "accessor/" + Salted("accessor", e->accessor), salted});
   if (!e->parent.empty()) ops.push_back({TxnOp::Kind::kPut, "parent/" + e->parent + "/" + salted, ""});
-  return view_->Transaction(ops);
+  RETURN_IF_ERROR(view_->Transaction(ops));
+  Forget(salted);  // a custom id may have been looked up (and found missing) before
+  return Status::Ok();
 }
 
-Status TokenStore::Save(const TokenEntry& e) { return view_->Put("id/" + SaltedId(e.id), e.ToJson().dump()); }
+Status TokenStore::Save(const TokenEntry& e) {
+  std::string salted = SaltedId(e.id);
+  RETURN_IF_ERROR(view_->Put("id/" + salted, DumpJson(e.ToJson())));
+  Forget(salted);
+  return Status::Ok();
+}
 
 Result<std::optional<TokenEntry>> TokenStore::LoadSalted(const std::string& salted) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = cache_.find(salted); it != cache_.end()) return std::optional<TokenEntry>(*it->second);
+    generation = cache_generation_;
+  }
   ASSIGN_OR_RETURN(auto raw, view_->Get("id/" + salted));
   if (!raw) return std::optional<TokenEntry>();
-  auto j = json::parse(*raw, nullptr, false);
+  auto j = ParseJsonOrDiscarded(*raw);
   if (!j.is_object()) return Status::Corruption("token entry is not valid JSON");
-  TokenEntry e = TokenEntry::FromJson(j);
-  e.salted = salted;
-  return std::optional<TokenEntry>(std::move(e));
+  auto e = std::make_shared<TokenEntry>(TokenEntry::FromJson(j));
+  e->salted = salted;
+  std::lock_guard lock(mu_);
+  if (generation == cache_generation_) {
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_.emplace(salted, e);
+  }
+  return std::optional<TokenEntry>(*e);
 }
 
 Result<bool> TokenStore::AncestorsAlive(const TokenEntry& e) {
@@ -272,7 +308,8 @@ Result<bool> TokenStore::UseToken(const TokenEntry& entry) {
   if (cur->num_uses == 0) return true;
   cur->num_uses -= 1;
   if (cur->num_uses == 0) cur->num_uses = -1;  // last use: revoked once the request is done
-  RETURN_IF_ERROR(view_->Put("id/" + salted, cur->ToJson().dump()));
+  RETURN_IF_ERROR(view_->Put("id/" + salted, DumpJson(cur->ToJson())));
+  Forget(salted);
   return true;
 }
 
@@ -304,7 +341,8 @@ Status TokenStore::RevokeSalted(const std::string& salted, bool recurse, int dep
       ASSIGN_OR_RETURN(auto c, LoadSalted(child));
       if (c) {
         c->parent.clear();
-        RETURN_IF_ERROR(view_->Put("id/" + child, c->ToJson().dump()));
+        RETURN_IF_ERROR(view_->Put("id/" + child, DumpJson(c->ToJson())));
+        Forget(child);
       }
       RETURN_IF_ERROR(view_->Delete("parent/" + salted + "/" + child));
     }
@@ -316,6 +354,7 @@ Status TokenStore::RevokeSalted(const std::string& salted, bool recurse, int dep
   if (!e->accessor.empty()) ops.push_back({TxnOp::Kind::kDelete, "accessor/" + Salted("accessor", e->accessor), ""});
   if (!e->parent.empty()) ops.push_back({TxnOp::Kind::kDelete, "parent/" + e->parent + "/" + salted, ""});
   RETURN_IF_ERROR(view_->Transaction(ops));
+  Forget(salted);
   for (auto& fn : on_revoke_) fn(*e);
   return Status::Ok();
 }
@@ -336,7 +375,8 @@ Result<TokenEntry> TokenStore::Renew(const TokenEntry& entry, int64_t increment,
   cur->expire_ms = now_ms + ttl * 1000;
   cur->expire_time = (cur->expire_ms + 999) / 1000;
   cur->last_renewal_time = now_ms / 1000;
-  RETURN_IF_ERROR(view_->Put("id/" + salted, cur->ToJson().dump()));
+  RETURN_IF_ERROR(view_->Put("id/" + salted, DumpJson(cur->ToJson())));
+  Forget(salted);
   cur->id = entry.id;
   return *cur;
 }
@@ -398,7 +438,7 @@ Result<int> TokenStore::Tidy() {
 Result<std::optional<json>> TokenStore::GetRole(const std::string& name) {
   ASSIGN_OR_RETURN(auto raw, view_->Get("roles/" + name));
   if (!raw) return std::optional<json>();
-  auto j = json::parse(*raw, nullptr, false);
+  auto j = ParseJsonOrDiscarded(*raw);
   if (!j.is_object()) return Status::Corruption("token role is not valid JSON");
   return std::optional<json>(std::move(j));
 }

@@ -12,6 +12,12 @@
 // exhausted, or any of whose ancestors is gone or expired -- so a child never outlives its
 // parent even between revocation sweeps. Expired trees are revoked when found.
 //
+// Entries are cached in memory, decoded, after their first load (a request's token lookup
+// was a storage read, a decryption and a JSON parse). Every write of an entry goes through
+// this class and drops it from the cache; Load and Reset empty the cache, and core calls
+// them whenever storage may have changed under it (unseal, becoming the active node, a
+// snapshot restore).
+//
 // Thread-safe. Owned by core; Load after unseal, Reset on seal.
 #pragma once
 
@@ -22,12 +28,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/secure.h"
 #include "common/status.h"
+#include "crypto/hash.h"
 #include "framework/logical.h"
 #include "storage/storage.h"
 
@@ -143,10 +151,18 @@ class TokenStore {
   Result<bool> AncestorsAlive(const TokenEntry& e);
   Status RevokeSalted(const std::string& salted, bool recurse, int depth = 0);
   std::string Salted(const std::string& kind, const std::string& raw) const;
+  // Call after every write or delete of id/<salted> (after the storage call returns).
+  void Forget(const std::string& salted);
 
   Storage* view_;
   mutable std::mutex mu_;
-  SecureString salt_;  // guarded by mu_
+  std::shared_ptr<const crypto::HmacKey> salt_;  // guarded by mu_; null while sealed
+  // Decoded entries by salted id; guarded by mu_. A load may only fill the cache if no
+  // entry was forgotten since it began reading (cache_generation_ unchanged), so a reader
+  // racing a writer never puts back the old value.
+  std::unordered_map<std::string, std::shared_ptr<const TokenEntry>> cache_;
+  uint64_t cache_generation_ = 0;
+  static constexpr size_t kMaxCached = 200000;  // then start over: simple and bounded
   std::mutex use_mu_;  // serialises use-count updates
   std::vector<std::function<void(const TokenEntry&)>> on_revoke_;
   SudoCheck sudo_check_;
