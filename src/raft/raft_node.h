@@ -22,11 +22,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,6 +98,16 @@ struct RaftStatus {
 
 enum class RaftEvent { kBecameLeader, kLostLeadership, kRemoved };
 
+// What the leader knows of one server's replication (autopilot's input).
+struct PeerContact {
+  uint64_t raft_id = 0;
+  uint64_t match_index = 0;  // last log index the server acknowledged (leader: its last index)
+  // Time since the server last acknowledged the leader's progress (0 for the leader). The
+  // leader appends a barrier when idle for a second, so a live follower's contact stays
+  // below ~1 s even without writes.
+  int64_t last_contact_ms = 0;
+};
+
 class RaftNode {
  public:
   // Opens the FSM over `store` and initialises c-raft (nothing is started yet).
@@ -126,6 +138,12 @@ class RaftNode {
   Status PromoteToVoter(const std::string& node_id);
   // Tells the node it is removed (through the log), then removes it. Unknown id: Ok.
   Status RemovePeer(const std::string& node_id);
+  // Commits a snapshot restore staged under RestoreStagingPrefix(restore_id) (leader only):
+  // one entry that every node applies in one LMDB transaction. Returns once applied here.
+  Status CommitRestore(const std::string& restore_id);
+  // Per-server contact as seen by this leader; empty if this node does not lead.
+  std::vector<PeerContact> PeerContacts();
+  size_t max_entry_size() const { return opts_.max_entry_size; }
   // Hands leadership to `node_id` (empty = any voter), checking and retrying; Ok once this
   // node is no longer leader.
   Status TransferLeadership(const std::string& node_id = "");
@@ -168,6 +186,7 @@ class RaftNode {
   void SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises);
   void CheckState();
   void LeaderReady(uint64_t term, const tresor::Status& applied);
+  void TrackContacts(uint64_t last_index);  // loop thread, while leading
   void Emit(RaftEvent ev);
   // Runs an async libraft request on the loop and waits for its completion status.
   int LoopRequest(const std::function<int(tr_raft*, void (*)(void*, int, uint64_t), void*)>& start,
@@ -195,6 +214,15 @@ class RaftNode {
   // Loop-thread state.
   bool started_ = false;
   bool was_member_ = false;
+  // Removal checks (see CheckState): commit index to reach before a "removed" mark counts,
+  // and since when the configuration has not listed this node.
+  uint64_t removed_mark_target_ = 0;
+  unsigned election_timeout_ms_ = 0;  // set in Init
+  std::chrono::steady_clock::time_point absent_since_{};
+  // Leader-side contact tracking (loop thread): raft id -> (match index, last progress).
+  std::map<uint64_t, std::pair<uint64_t, std::chrono::steady_clock::time_point>> contacts_;
+  uint64_t probe_last_index_ = 0;
+  std::chrono::steady_clock::time_point probe_at_{};
   bool leader_pending_ = false;  // a leadership barrier is in flight
   unsigned inflight_ = 0;        // data entries submitted and not yet applied by libraft
   int last_state_ = 0;
