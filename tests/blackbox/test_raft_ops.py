@@ -209,8 +209,10 @@ def test_snapshot_larger_than_one_entry_round_trip(cluster, tmp_path):
     assert kv_put(leader, token, "big/0", "changed").status_code == 200
     requests.delete(f"{leader.addr}/v1/secret/metadata/big/1", headers=hdr(token)).raise_for_status()
     assert kv_put(leader, token, "big/new", "x").status_code == 200
+    t0 = time.time()
     r = cluster[2].cli("operator", "raft", "snapshot", "restore", snap, token=token, timeout=120)
     assert r.returncode == 0, r.stderr
+    print(f"restore of a {os.path.getsize(snap) / 2**20:.1f} MiB snapshot: {time.time() - t0:.2f}s")
     for n in cluster:
         assert wait(lambda: kv_get(n, token, "big/0") == blob[: len(blob) - 5] + "big/0", timeout=30)
     assert kv_get(cluster[0], token, "big/1") == blob[: len(blob) - 5] + "big/1"
