@@ -144,10 +144,12 @@ def test_scheduled_snapshots_written_and_pruned(cluster, tmp_path):
     token = cluster[0].root_token
     d = str(tmp_path / "auto")
     n = cluster[2]
-    r = requests.post(n.addr + AUTO + "/config/every-second", headers=hdr(token),
-                      json={"interval": "1s", "retain": 2, "path": d, "storage_type": "local",
-                            "file_prefix": "tresor"})
-    assert r.status_code == 204, r.text
+    # the way an operator does it: generic write/list/read against the sys paths
+    r = n.cli("write", "sys/storage/raft/snapshot-auto/config/every-second", "interval=1s", "retain=2",
+              f"path={d}", "storage_type=local", "file_prefix=tresor", token=token)
+    assert r.returncode == 0, r.stderr
+    r = n.cli("list", "sys/storage/raft/snapshot-auto/config", token=token)
+    assert r.returncode == 0 and "every-second" in r.stdout, r.stderr
     cfg = requests.get(n.addr + AUTO + "/config/every-second", headers=hdr(token)).json()["data"]
     assert cfg["interval"] == 1 and cfg["retain"] == 2 and cfg["path_prefix"] == d
     assert cfg["storage_type"] == "local" and cfg["file_prefix"] == "tresor"
@@ -172,6 +174,8 @@ def test_scheduled_snapshots_written_and_pruned(cluster, tmp_path):
         with open(os.path.join(d, f), "rb") as fh:
             assert fh.read(8) == b"TRSNAP1\n"
     st = requests.get(n.addr + AUTO + "/status/every-second", headers=hdr(token)).json()["data"]
+    r = n.cli("read", "-format=json", "sys/storage/raft/snapshot-auto/status/every-second", token=token)
+    assert r.returncode == 0 and '"last_snapshot_url": "file://' in r.stdout, r.stderr
     assert st["consecutive_errors"] == 0 and st["last_snapshot_error"] == ""
     assert st["last_snapshot_url"].startswith("file://" + d + "/tresor-")
     assert st["next_snapshot_start"] and st["last_snapshot_start"] and st["last_snapshot_end"]
