@@ -307,6 +307,7 @@ void RaftHa::AutopilotLoop() {
       std::unique_lock lock(stop_mu_);
       if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
     }
+    CheckRemovedWhileDown();
     if (!IsActive() || core_->Sealed()) {
       if (was_active_) {
         std::lock_guard lock(ap_mu_);

@@ -389,6 +389,47 @@ void RaftHa::RetryJoinLoop() {
   }
 }
 
+http::HttpResponse RaftHa::HandleMember(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  std::string id = body->is_object() ? body->value("server_id", "") : "";
+  if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  auto conf = node_->Configuration();
+  if (!conf.ok()) return core::ErrorResponse(conf.status());
+  uint64_t rid = raft::RaftIdFor(id);
+  bool member = false;
+  for (auto& s : conf->servers) member |= s.raft_id == rid;
+  auto rec = node_->fsm()->Node(rid);
+  bool removed = !member && rec && rec->removed && rec->node_id == id;
+  return core::JsonResponse(200, {{"member", member}, {"removed", removed}});
+}
+
+void RaftHa::CheckRemovedWhileDown() {
+  if (node_->IsRemoved() || IsActive() || node_->StalledForMs() < 10000) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_member_check_ < std::chrono::seconds(10)) return;
+  last_member_check_ = now;
+  auto raw = storage_->Get(kLeaderKey);
+  if (!raw.ok() || !*raw) return;
+  json rec = json::parse(**raw, nullptr, false);
+  if (!rec.is_object()) return;
+  std::string api = TrimSlash(rec.value("api_addr", ""));
+  if (api.empty() || rec.value("node_id", "") == node_->node_id()) return;
+  auto r = PostJson(api + "/v1/sys/storage/raft/bootstrap/member", {{"server_id", node_->node_id()}});
+  if (!r.ok()) {
+    LOG_INFO("ha: no raft progress for {} s and {} cannot tell whether this node is a member: {}",
+             node_->StalledForMs() / 1000, api, r.status().message());
+    return;
+  }
+  if (r->is_object() && r->value("removed", false)) {
+    LOG_WARN("ha: the active node at {} says this node was removed from the raft cluster", api);
+    node_->MarkRemoved();
+  }
+}
+
 void RaftHa::SealedLeaderLoop() {
   int sealed_leading = 0;
   for (;;) {
@@ -568,6 +609,7 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   if (path == "sys/storage/raft/join") return HandleJoin(req);
   if (path == "sys/storage/raft/bootstrap/challenge") return HandleChallenge(req);
   if (path == "sys/storage/raft/bootstrap/answer") return HandleAnswer(req);
+  if (path == "sys/storage/raft/bootstrap/member") return HandleMember(req);
   if (path == "sys/storage/raft/configuration") return HandleConfiguration(req);
   if (path == "sys/storage/raft/remove-peer") return HandleRemovePeer(req);
   if (path == "sys/step-down") return HandleStepDown(req);

@@ -103,6 +103,13 @@ class RaftHa : public core::HaHook {
   http::HttpResponse HandleAutopilotConfig(http::HttpRequest& req);
   http::HttpResponse HandleAutopilotState(http::HttpRequest& req);
   http::HttpResponse HandleSnapshotAuto(const std::string& path, http::HttpRequest& req);
+  // sys/storage/raft/bootstrap/member (unauthenticated, active node): whether a server id
+  // is a member, or was removed (the registry's mark and absent from the configuration).
+  http::HttpResponse HandleMember(http::HttpRequest& req);
+  // A node removed while it was down never sees its mark: if raft has made no progress here
+  // for 10 s (a member sees the leader's idle probe every second), ask the last known
+  // active node, and stop raft if it says this node was removed.
+  void CheckRemovedWhileDown();
 
   // ---- snapshots (raft_ha.cc) ----
   // Every replicated key/value except the leader record and restore staging, in our
@@ -154,6 +161,7 @@ class RaftHa : public core::HaHook {
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> health_;  // guarded by ap_mu_
   std::map<std::string, AutoSnapshotStatus> auto_status_;  // guarded by ap_mu_
   bool was_active_ = false;  // autopilot thread only
+  std::chrono::steady_clock::time_point last_member_check_{};  // autopilot thread only
 };
 
 }  // namespace tresor::ha

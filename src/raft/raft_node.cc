@@ -41,6 +41,11 @@ struct RaftNode::EntryBatch {
 
 namespace {
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 const char* RoleName(int role) {
   switch (role) {
     case TR_ROLE_VOTER:
@@ -616,15 +621,31 @@ void RaftNode::CheckState() {
       }
     }
   }
-  if (removed && !removed_) {
-    LOG_WARN("raft: node {} was removed from the cluster; stopping raft", opts_.node_id);
-    removed_ = true;
-    leader_ = false;
-    Emit(RaftEvent::kRemoved);
-    tr_raft* r = raft_;
-    raft_ = nullptr;
-    tr_raft_close(r, nullptr, nullptr);
+  if (removed) StopAsRemoved();
+  if (raft_ && (st.commit_index != last_commit_seen_ || progress_at_ms_.load() == 0)) {
+    last_commit_seen_ = st.commit_index;
+    progress_at_ms_ = SteadyMs();
   }
+}
+
+void RaftNode::StopAsRemoved() {
+  if (removed_ || !raft_) return;
+  LOG_WARN("raft: node {} was removed from the cluster; stopping raft", opts_.node_id);
+  removed_ = true;
+  leader_ = false;
+  Emit(RaftEvent::kRemoved);
+  tr_raft* r = raft_;
+  raft_ = nullptr;
+  tr_raft_close(r, nullptr, nullptr);
+}
+
+void RaftNode::MarkRemoved() {
+  RunOnLoop([this] { StopAsRemoved(); });
+}
+
+int64_t RaftNode::StalledForMs() const {
+  int64_t at = progress_at_ms_.load();
+  return at == 0 || removed_ || closed_ ? 0 : SteadyMs() - at;
 }
 
 void RaftNode::TrackContacts(uint64_t last_index) {

@@ -154,6 +154,14 @@ class RaftNode {
   // (a barrier of its own term): from then on local reads are up to date.
   bool IsLeader() const { return leader_.load(); }
   bool IsRemoved() const { return removed_.load(); }
+  // Stops raft for good as a removed node (emits kRemoved). For a node that learns of its
+  // removal from the active node because it was removed while it was down (it then never
+  // sees the replicated mark).
+  void MarkRemoved();
+  // How long raft has run here without its commit index advancing (0 if stopped). On a
+  // member this stays below ~1 s: an idle leader appends a barrier every second. A node
+  // removed while it was down may still hear the leader's heartbeats but never progresses.
+  int64_t StalledForMs() const;
   const std::string& node_id() const { return opts_.node_id; }
   uint64_t raft_id() const { return raft_id_; }
   RaftFsm* fsm() { return fsm_.get(); }
@@ -186,7 +194,8 @@ class RaftNode {
   void SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises);
   void CheckState();
   void LeaderReady(uint64_t term, const tresor::Status& applied);
-  void TrackContacts(uint64_t last_index);  // loop thread, while leading
+  void TrackContacts(uint64_t last_index);
+  void StopAsRemoved();  // loop thread  // loop thread, while leading
   void Emit(RaftEvent ev);
   // Runs an async libraft request on the loop and waits for its completion status.
   int LoopRequest(const std::function<int(tr_raft*, void (*)(void*, int, uint64_t), void*)>& start,
@@ -229,6 +238,8 @@ class RaftNode {
 
   std::atomic<bool> leader_{false};
   std::atomic<bool> removed_{false};
+  std::atomic<int64_t> progress_at_ms_{0};  // steady clock ms of the last commit index change
+  uint64_t last_commit_seen_ = 0;           // loop thread
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> entries_submitted_{0};
 

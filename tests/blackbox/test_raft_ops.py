@@ -314,6 +314,14 @@ def test_dead_server_cleanup_after_kill(cluster, tmp_path):
         st = wait(lambda: (lambda s: s if s["healthy"] else None)(ap_state(leader_of(cluster), token)))
         assert set(st["servers"]) == {"vault-0", "vault-1", "vault-2"} and st["failure_tolerance"] == 1
 
+        # restarted on its old data it never sees its removal mark; without a leader for 10 s
+        # it asks the active node, learns it was removed and stops raft instead of campaigning
+        extra.start()
+        wait(lambda: "says this node was removed" in extra.output(), timeout=30)
+        wait(lambda: "stopping raft" in extra.output().split("says this node was removed")[-1], timeout=5)
+        assert "vault-3" not in {s["node_id"] for s in peers(leader_of(cluster), token)}
+        extra.kill()
+
         # a dead follower of three is never removed: that would leave fewer than min_quorum
         leader = leader_of(cluster)
         victim = next(n for n in cluster if n is not leader)
