@@ -10,6 +10,8 @@
 #include "common/strings.h"
 #include "core/envelope.h"
 #include "http/json_body.h"
+#include "ha/ha_util.h"
+#include "raft/raft_fsm.h"
 #include "seal/shamir_seal.h"
 
 namespace tresor::ha {
@@ -116,30 +118,6 @@ std::string TrimSlash(std::string s) {
   return s;
 }
 
-http::HttpResponse NoContent() {
-  http::HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
-}
-
-http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data) {
-  nlohmann::ordered_json j;
-  j["request_id"] = NewUUID();
-  j["lease_id"] = "";
-  j["renewable"] = false;
-  j["lease_duration"] = 0;
-  j["data"] = data;
-  j["wrap_info"] = nullptr;
-  j["warnings"] = nullptr;
-  j["auth"] = nullptr;
-  http::HttpResponse r;
-  r.body = j.dump();
-  return r;
-}
-
-bool IsWrite(const std::string& m) { return m == "PUT" || m == "POST"; }
-
 }  // namespace
 
 RaftHa::RaftHa(RaftHaOptions opts, raft::RaftStorage* storage, core::Core* core)
@@ -154,6 +132,7 @@ Status RaftHa::Start() {
   node_->SetEventCallback([this](raft::RaftEvent ev) { OnEvent(ev); });
   if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
   sealed_leader_thread_ = std::thread([this] { SealedLeaderLoop(); });
+  autopilot_thread_ = std::thread([this] { AutopilotLoop(); });
   if (!opts_.retry_join.empty() && !node_->HasExistingState()) {
     retry_thread_ = std::thread([this] { RetryJoinLoop(); });
   }
@@ -169,6 +148,7 @@ void RaftHa::Shutdown() {
   stop_cv_.notify_all();
   if (retry_thread_.joinable()) retry_thread_.join();
   if (sealed_leader_thread_.joinable()) sealed_leader_thread_.join();
+  if (autopilot_thread_.joinable()) autopilot_thread_.join();
   std::vector<std::thread> ps;
   {
     std::lock_guard lock(mu_);
@@ -303,6 +283,9 @@ http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
 }
 
 http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
+  if (node_->IsRemoved())
+    return core::ErrorResponse(Status::Unavailable(
+        "this node was removed from the raft cluster; wipe its data directory and join it again"));
   if (!opts_.forwarding || !req.Header(kForwardedHeader).empty()) return Redirect(req);
   core::HaLeader l = WaitForLeader();
   if (!l.known || l.leader_address.empty() || l.is_self)
@@ -406,6 +389,47 @@ void RaftHa::RetryJoinLoop() {
   }
 }
 
+http::HttpResponse RaftHa::HandleMember(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  auto body = http::ParseJsonBody(req.body, 64);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  std::string id = body->is_object() ? body->value("server_id", "") : "";
+  if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  auto conf = node_->Configuration();
+  if (!conf.ok()) return core::ErrorResponse(conf.status());
+  uint64_t rid = raft::RaftIdFor(id);
+  bool member = false;
+  for (auto& s : conf->servers) member |= s.raft_id == rid;
+  auto rec = node_->fsm()->Node(rid);
+  bool removed = !member && rec && rec->removed && rec->node_id == id;
+  return core::JsonResponse(200, {{"member", member}, {"removed", removed}});
+}
+
+void RaftHa::CheckRemovedWhileDown() {
+  if (node_->IsRemoved() || IsActive() || node_->StalledForMs() < 10000) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_member_check_ < std::chrono::seconds(10)) return;
+  last_member_check_ = now;
+  auto raw = storage_->Get(kLeaderKey);
+  if (!raw.ok() || !*raw) return;
+  json rec = json::parse(**raw, nullptr, false);
+  if (!rec.is_object()) return;
+  std::string api = TrimSlash(rec.value("api_addr", ""));
+  if (api.empty() || rec.value("node_id", "") == node_->node_id()) return;
+  auto r = PostJson(api + "/v1/sys/storage/raft/bootstrap/member", {{"server_id", node_->node_id()}});
+  if (!r.ok()) {
+    LOG_INFO("ha: no raft progress for {} s and {} cannot tell whether this node is a member: {}",
+             node_->StalledForMs() / 1000, api, r.status().message());
+    return;
+  }
+  if (r->is_object() && r->value("removed", false)) {
+    LOG_WARN("ha: the active node at {} says this node was removed from the raft cluster", api);
+    node_->MarkRemoved();
+  }
+}
+
 void RaftHa::SealedLeaderLoop() {
   int sealed_leading = 0;
   for (;;) {
@@ -458,26 +482,58 @@ bool GetBytes(std::string_view* in, std::string* out) {
 }
 }  // namespace
 
+Result<std::string> RaftHa::BuildSnapshot() {
+  ASSIGN_OR_RETURN(auto snap, storage_->store()->BeginSnapshot());
+  std::string out(kSnapMagic);
+  RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
+    if (k == kLeaderKey || k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot)
+      return Status::Ok();
+    PutU32(&out, static_cast<uint32_t>(k.size()));
+    out.append(k);
+    PutU32(&out, static_cast<uint32_t>(v.size()));
+    out.append(v);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+namespace {
+// Deletes every key staged by an earlier restore that never committed (leadership lost
+// half-way, say), in entries below the size limit.
+Status DropStaleStaging(raft::RaftStorage* storage) {
+  ASSIGN_OR_RETURN(auto snap, storage->store()->BeginSnapshot());
+  std::vector<std::string> stale;
+  RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view) {
+    if (k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot) stale.emplace_back(k);
+    return Status::Ok();
+  }));
+  snap.reset();
+  std::vector<TxnOp> ops;
+  size_t size = 0;
+  for (auto& k : stale) {
+    size += k.size() + 16;
+    ops.push_back({TxnOp::Kind::kDelete, std::move(k), ""});
+    if (size > 256 * 1024) {
+      RETURN_IF_ERROR(storage->Transaction(ops));
+      ops.clear();
+      size = 0;
+    }
+  }
+  if (!ops.empty()) RETURN_IF_ERROR(storage->Transaction(ops));
+  return Status::Ok();
+}
+}  // namespace
+
 http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
   const char* path = force ? "sys/storage/raft/snapshot-force" : "sys/storage/raft/snapshot";
   Status auth = core_->AuthorizeSudo(req, path);
   if (!auth.ok()) return core::ErrorResponse(auth);
   if (req.method == "GET" && !force) {
-    auto snap = storage_->store()->BeginSnapshot();
+    auto snap = BuildSnapshot();
     if (!snap.ok()) return core::ErrorResponse(snap.status());
-    std::string out(kSnapMagic);
-    Status st = (*snap)->ForEach([&](std::string_view k, std::string_view v) {
-      if (k == kLeaderKey) return Status::Ok();
-      PutU32(&out, static_cast<uint32_t>(k.size()));
-      out.append(k);
-      PutU32(&out, static_cast<uint32_t>(v.size()));
-      out.append(v);
-      return Status::Ok();
-    });
-    if (!st.ok()) return core::ErrorResponse(st);
     http::HttpResponse r;
     r.content_type = "application/octet-stream";
-    r.body = std::move(out);
+    r.body = std::move(*snap);
     return r;
   }
   if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
@@ -498,125 +554,52 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
     auto it = entries.find(std::string(barrier::kRootKeyPath));
     if (!cur.ok() || !*cur || it == entries.end() || it->second != **cur)
       return core::ErrorResponse(Status::InvalidRequest(
-          "could not verify hash file, or snapshot is for a different cluster; use snapshot-force to restore it"));
+          "could not verify hash file, possibly the snapshot is using a different set of unseal keys; use the "
+          "snapshot-force API to bypass this check"));
   }
+  entries.erase(kLeaderKey);
+  if (entries.empty()) return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: empty"));
+  // A snapshot can be far larger than one raft entry (max_entry_size). Stage it in
+  // ordinary entries under a fresh prefix, then one small commit entry makes every node
+  // swap it in within one LMDB transaction: until the commit the old state is intact and
+  // served, and a restore interrupted before it changes nothing visible.
+  Status st = DropStaleStaging(storage_);
+  if (!st.ok()) return core::ErrorResponse(st);
+  const std::string id = NewUUID().substr(0, 8);
+  const std::string prefix = raft::RestoreStagingPrefix(id);
+  // Entries of at most 3/4 of the limit (the rest is headroom for the encoding); a single
+  // key/value above the limit fails the restore before anything is committed.
+  const size_t limit = std::max<size_t>(node_->max_entry_size() / 4 * 3, 4096);
   std::vector<TxnOp> ops;
-  auto snap = storage_->store()->BeginSnapshot();
-  if (!snap.ok()) return core::ErrorResponse(snap.status());
-  Status st = (*snap)->ForEach([&](std::string_view k, std::string_view) {
-    if (k != kLeaderKey && !entries.count(std::string(k))) ops.push_back({TxnOp::Kind::kDelete, std::string(k), ""});
-    return Status::Ok();
-  });
-  snap->reset();
-  if (!st.ok()) return core::ErrorResponse(st);
-  for (auto& [k, v] : entries)
-    if (k != kLeaderKey) ops.push_back({TxnOp::Kind::kPut, k, v});
-  st = storage_->Transaction(ops);
-  if (!st.ok()) return core::ErrorResponse(st);
-  LOG_INFO("ha: restored a snapshot of {} keys", entries.size());
+  size_t size = 0, chunks = 0;
+  for (auto& [k, v] : entries) {
+    size_t item = prefix.size() + k.size() + v.size() + 9;
+    if (!ops.empty() && size + item > limit) {
+      st = storage_->Transaction(ops);
+      if (!st.ok()) break;
+      ops.clear();
+      size = 0;
+      chunks++;
+    }
+    size += item;
+    ops.push_back({TxnOp::Kind::kPut, prefix + k, v});
+  }
+  if (st.ok() && !ops.empty()) {
+    st = storage_->Transaction(ops);
+    chunks++;
+  }
+  if (st.ok()) st = node_->CommitRestore(id);
+  if (!st.ok()) {
+    LOG_WARN("ha: snapshot restore failed before its commit: {}", st.message());
+    (void)DropStaleStaging(storage_);
+    return core::ErrorResponse(st);
+  }
+  LOG_INFO("ha: restored a snapshot of {} keys ({} staging entries)", entries.size(), chunks);
   // The keyring may have changed (another cluster's snapshot): reload, or seal if the
   // current keys no longer open it.
   Status rl = core_->ReloadActive();
   if (!rl.ok()) LOG_WARN("ha: sealed after restore; unseal with the snapshot's keys");
   return NoContent();
-}
-
-// ---------------------------------------------------------------------------------------
-// Autopilot (configuration is stored and reported; dead-server cleanup is not done yet)
-
-namespace {
-constexpr const char* kAutopilotKey = "core/raft/autopilot/configuration";
-
-nlohmann::ordered_json AutopilotDefaults() {
-  nlohmann::ordered_json j;
-  j["cleanup_dead_servers"] = false;
-  j["last_contact_threshold"] = "10s";
-  j["dead_server_last_contact_threshold"] = "24h0m0s";
-  j["max_trailing_logs"] = 1000;
-  j["min_quorum"] = 0;
-  j["server_stabilization_time"] = "10s";
-  j["disable_upgrade_migration"] = false;
-  return j;
-}
-}  // namespace
-
-http::HttpResponse RaftHa::HandleAutopilotConfig(http::HttpRequest& req) {
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/configuration");
-  if (!auth.ok()) return core::ErrorResponse(auth);
-  nlohmann::ordered_json cfg = AutopilotDefaults();
-  auto raw = storage_->Get(kAutopilotKey);
-  if (!raw.ok()) return core::ErrorResponse(raw.status());
-  if (*raw) {
-    auto stored = nlohmann::ordered_json::parse(**raw, nullptr, false);
-    if (stored.is_object())
-      for (auto& [k, v] : stored.items()) cfg[k] = v;
-  }
-  if (req.method == "GET") return DataEnvelope(cfg);
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  auto body = http::ParseJsonBody(req.body, 64);
-  if (!body.ok()) return core::ErrorResponse(body.status());
-  for (auto& [k, v] : body->items()) {
-    if (!cfg.contains(k)) continue;
-    if (cfg[k].is_boolean() && !v.is_boolean())
-      return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
-    if (cfg[k].is_number() && !v.is_number())
-      return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
-    if (cfg[k].is_string()) {
-      if (!v.is_string() && !v.is_number()) return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
-      auto secs = ParseDurationJson(v);
-      if (!secs) return core::ErrorResponse(Status::InvalidRequest("invalid value for " + k));
-      cfg[k] = GoDurationString(*secs);
-      continue;
-    }
-    cfg[k] = v;
-  }
-  Status st = storage_->Put(kAutopilotKey, cfg.dump());
-  if (!st.ok()) return core::ErrorResponse(st);
-  return NoContent();
-}
-
-http::HttpResponse RaftHa::HandleAutopilotState(http::HttpRequest& req) {
-  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/state");
-  if (!auth.ok()) return core::ErrorResponse(auth);
-  auto cfg = node_->Configuration();
-  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
-  raft::RaftStatus rs = node_->GetStatus();
-  nlohmann::ordered_json servers = nlohmann::ordered_json::object();
-  json voters = json::array(), non_voters = json::array();
-  std::string leader;
-  for (auto& s : cfg->servers) {
-    nlohmann::ordered_json o;
-    o["id"] = s.node_id;
-    o["name"] = s.node_id;
-    o["address"] = s.address;
-    o["node_status"] = "alive";
-    o["last_contact"] = "0s";
-    o["last_term"] = rs.term;
-    o["last_index"] = rs.last_index;
-    o["healthy"] = true;
-    o["stable_since"] = FormatRFC3339(core_->active_since());
-    o["status"] = s.leader ? "leader" : (s.voter ? "voter" : "non-voter");
-    o["version"] = "1.13.1";
-    o["node_type"] = "voter";
-    servers[s.node_id] = o;
-    if (s.leader) leader = s.node_id;
-    (s.voter ? voters : non_voters).push_back(s.node_id);
-  }
-  int n = static_cast<int>(voters.size());
-  nlohmann::ordered_json j;
-  j["healthy"] = true;
-  j["failure_tolerance"] = n > 0 ? (n - 1) / 2 : 0;
-  j["optimistic_failure_tolerance"] = n > 0 ? (n - 1) / 2 : 0;
-  j["servers"] = servers;
-  j["leader"] = leader;
-  j["voters"] = voters;
-  if (!non_voters.empty()) j["non_voters"] = non_voters;
-  return DataEnvelope(j);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -626,12 +609,14 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   if (path == "sys/storage/raft/join") return HandleJoin(req);
   if (path == "sys/storage/raft/bootstrap/challenge") return HandleChallenge(req);
   if (path == "sys/storage/raft/bootstrap/answer") return HandleAnswer(req);
+  if (path == "sys/storage/raft/bootstrap/member") return HandleMember(req);
   if (path == "sys/storage/raft/configuration") return HandleConfiguration(req);
   if (path == "sys/storage/raft/remove-peer") return HandleRemovePeer(req);
   if (path == "sys/step-down") return HandleStepDown(req);
   if (path == "sys/ha-status") return HandleHaStatus(req);
   if (path == "sys/storage/raft/autopilot/configuration") return HandleAutopilotConfig(req);
   if (path == "sys/storage/raft/autopilot/state") return HandleAutopilotState(req);
+  if (path.rfind("sys/storage/raft/snapshot-auto/", 0) == 0) return HandleSnapshotAuto(path, req);
   if (path == "sys/storage/raft/snapshot" || path == "sys/storage/raft/snapshot-force") {
     if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
     if (!IsActive()) return Redirect(req);

@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/core.h"
 #include "core/ha.h"
 #include "raft/raft_storage.h"
@@ -44,6 +46,17 @@ struct RaftHaOptions {
   std::string cluster_addr;  // this node's cluster URL (advertised)
   std::vector<RetryJoin> retry_join;  // one per retry_join block
   bool forwarding = true;    // false: always 307 from a standby
+};
+
+// Autopilot settings (sys/storage/raft/autopilot/configuration), durations in seconds.
+struct AutopilotConfig {
+  bool cleanup_dead_servers = false;
+  int64_t last_contact_threshold = 10;  // seconds
+  int64_t dead_server_last_contact_threshold = 24 * 3600;
+  int64_t max_trailing_logs = 1000;
+  int64_t min_quorum = 0;
+  int64_t server_stabilization_time = 10;
+  bool disable_upgrade_migration = false;
 };
 
 class RaftHa : public core::HaHook {
@@ -89,6 +102,39 @@ class RaftHa : public core::HaHook {
   http::HttpResponse HandleSnapshot(http::HttpRequest& req, bool force);
   http::HttpResponse HandleAutopilotConfig(http::HttpRequest& req);
   http::HttpResponse HandleAutopilotState(http::HttpRequest& req);
+  http::HttpResponse HandleSnapshotAuto(const std::string& path, http::HttpRequest& req);
+  // sys/storage/raft/bootstrap/member (unauthenticated, active node): whether a server id
+  // is a member, or was removed (the registry's mark and absent from the configuration).
+  http::HttpResponse HandleMember(http::HttpRequest& req);
+  // A node removed while it was down never sees its mark: if raft has made no progress here
+  // for 10 s (a member sees the leader's idle probe every second), ask the last known
+  // active node, and stop raft if it says this node was removed.
+  void CheckRemovedWhileDown();
+
+  // ---- snapshots (raft_ha.cc) ----
+  // Every replicated key/value except the leader record and restore staging, in our
+  // snapshot format.
+  Result<std::string> BuildSnapshot();
+
+  // ---- autopilot (autopilot.cc) ----
+  // Defaults merged with the stored (user-set) fields.
+  Result<AutopilotConfig> LoadAutopilotConfig();
+  // Health of every server as this leader sees it (updates stable_since).
+  nlohmann::ordered_json AutopilotState(const AutopilotConfig& cfg);
+  // Removes servers dead for longer than the threshold, never below min_quorum and never
+  // a majority at once (raft-autopilot's rules). Active node only.
+  void PruneDeadServers(const AutopilotConfig& cfg, const nlohmann::ordered_json& state);
+  // Every second on the active node: state refresh, dead-server cleanup, scheduled snapshots.
+  void AutopilotLoop();
+
+  // ---- scheduled snapshots (snapshot_auto.cc) ----
+  struct AutoSnapshotStatus {
+    int64_t consecutive_errors = 0;
+    std::string last_start, last_end, last_error, last_url;  // RFC 3339 / file URL
+    std::chrono::system_clock::time_point next{};
+    int64_t interval = 0;  // the interval `next` was computed with (seconds)
+  };
+  void RunScheduledSnapshots();
 
   RaftHaOptions opts_;
   raft::RaftStorage* storage_;
@@ -108,6 +154,14 @@ class RaftHa : public core::HaHook {
   bool stopping_ = false;  // guarded by stop_mu_
   std::thread retry_thread_;
   std::thread sealed_leader_thread_;
+  std::thread autopilot_thread_;
+
+  std::mutex ap_mu_;  // guards the autopilot and scheduled-snapshot state below
+  // node id -> (healthy, since when): autopilot's stable_since.
+  std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> health_;  // guarded by ap_mu_
+  std::map<std::string, AutoSnapshotStatus> auto_status_;  // guarded by ap_mu_
+  bool was_active_ = false;  // autopilot thread only
+  std::chrono::steady_clock::time_point last_member_check_{};  // autopilot thread only
 };
 
 }  // namespace tresor::ha

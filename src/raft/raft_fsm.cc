@@ -20,7 +20,7 @@ constexpr char kSnapMagic[8] = {'T', 'R', 'S', 'N', 'A', 'P', '0', '1'};
 
 constexpr uint8_t kMagic = 0x54;
 constexpr uint8_t kVersion = 1;
-enum EntryKind : uint8_t { kData = 1, kRegister = 2, kRemoved = 3 };
+enum EntryKind : uint8_t { kData = 1, kRegister = 2, kRemoved = 3, kRestoreCommit = 4 };
 
 void PutU32(std::string* s, uint32_t v) {
   char b[4];
@@ -101,7 +101,7 @@ struct Decoded {
   uint64_t term = 0;
   std::vector<std::vector<TxnOp>> groups;
   uint64_t raft_id = 0;
-  std::string node_id;
+  std::string node_id;  // kRegister: the node id; kRestoreCommit: the restore id
 };
 
 bool DecodeEntry(std::string_view data, Decoded* out) {
@@ -138,6 +138,12 @@ bool DecodeEntry(std::string_view data, Decoded* out) {
     }
     case kRemoved:
       return r.U64(&out->raft_id) && r.done();
+    case kRestoreCommit: {
+      std::string_view id;
+      if (!r.Bytes(&id)) return false;
+      out->node_id = std::string(id);
+      return r.done();
+    }
     default:
       return false;
   }
@@ -260,6 +266,23 @@ std::string EncodeRemovedEntry(uint64_t term, uint64_t raft_id) {
   return s;
 }
 
+std::string EncodeRestoreCommitEntry(uint64_t term, std::string_view restore_id) {
+  std::string s = Header(kRestoreCommit, term, 0);
+  PutBytes(&s, restore_id);
+  return s;
+}
+
+std::string RestoreStagingPrefix(std::string_view restore_id) {
+  return std::string(kRestoreStagingRoot) + std::string(restore_id) + "/";
+}
+
+namespace {
+// Whether an encoded entry is a restore commit (peeked without decoding the rest).
+bool IsRestoreCommit(std::string_view data) {
+  return data.size() >= 3 && static_cast<uint8_t>(data[0]) == kMagic && static_cast<uint8_t>(data[2]) == kRestoreCommit;
+}
+}  // namespace
+
 // ---- RaftFsm -------------------------------------------------------------------------
 
 RaftFsm::RaftFsm(LmdbStore* store) : store_(store) {}
@@ -336,12 +359,21 @@ void RaftFsm::WriterLoop() {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stop_ and drained
-      batch.swap(queue_);
+      // A restore commit reads the whole state, so it runs in a transaction of its own:
+      // take the entries before it, or it alone.
+      size_t n = 0;
+      while (n < queue_.size() && !IsRestoreCommit(queue_[n].data)) n++;
+      if (n == 0) n = 1;
+      for (size_t i = 0; i < n; i++) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       reg = registry_;
     }
     // Decode everything, then one LMDB transaction for the whole batch.
     std::vector<Decoded> decoded(batch.size());
     std::vector<const std::vector<TxnOp>*> groups;
+    std::vector<TxnOp> restore_ops;
     bool reg_changed = false;
     Status st;
     uint64_t last_term = 0;
@@ -364,7 +396,14 @@ void RaftFsm::WriterLoop() {
           reg[d.raft_id].removed = true;
           reg_changed = true;
           break;
+        case kRestoreCommit:
+          // Alone in its batch (see above). A failure here is deterministic on every
+          // node (same state, same entry), so the whole cluster stops the same way.
+          st = RestoreOps(d.node_id, &restore_ops);
+          if (st.ok()) groups.push_back(&restore_ops);
+          break;
       }
+      if (!st.ok()) break;
     }
     uint64_t last = batch.back().index;
     if (st.ok()) {
@@ -437,6 +476,43 @@ std::optional<NodeRecord> RaftFsm::Node(uint64_t raft_id) const {
   auto it = registry_.find(raft_id);
   if (it == registry_.end()) return std::nullopt;
   return it->second;
+}
+
+Status RaftFsm::RestoreOps(std::string_view restore_id, std::vector<TxnOp>* ops) {
+  const std::string prefix = RestoreStagingPrefix(restore_id);
+  ASSIGN_OR_RETURN(auto snap, store_->BeginSnapshot());
+  std::vector<std::string> existing;
+  std::vector<std::pair<std::string, std::string>> staged;
+  RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
+    if (k.substr(0, prefix.size()) == prefix) {
+      staged.emplace_back(std::string(k.substr(prefix.size())), std::string(v));
+    } else if (k != kRestoreKeepKey && k.substr(0, kRestoreStagingRoot.size()) != kRestoreStagingRoot) {
+      existing.emplace_back(k);
+    }
+    return Status::Ok();
+  }));
+  snap.reset();
+  if (staged.empty()) {
+    // Nothing staged under that id (never written, or already committed on a replay):
+    // leave the state alone rather than wipe it.
+    LOG_WARN("raft: restore {} has nothing staged; ignored", restore_id);
+    return Status::Ok();
+  }
+  // staged is in key order (ForEach walks keys in order, and the prefix is common).
+  size_t j = 0;
+  ops->reserve(existing.size() + 2 * staged.size());
+  for (auto& k : existing) {
+    while (j < staged.size() && staged[j].first < k) j++;
+    if (j < staged.size() && staged[j].first == k) continue;  // overwritten below
+    ops->push_back(TxnOp{TxnOp::Kind::kDelete, std::move(k), ""});
+  }
+  for (auto& [k, v] : staged) {
+    ops->push_back(TxnOp{TxnOp::Kind::kDelete, prefix + k, ""});
+    if (k == kRestoreKeepKey) continue;
+    ops->push_back(TxnOp{TxnOp::Kind::kPut, std::move(k), std::move(v)});
+  }
+  LOG_INFO("raft: restore {} committed: {} keys", restore_id, staged.size());
+  return Status::Ok();
 }
 
 int RaftFsm::Capture() {

@@ -45,6 +45,14 @@ std::string EncodeGroup(const std::vector<TxnOp>& ops);
 std::string EncodeDataEntry(uint64_t term, const std::vector<const std::string*>& groups);
 std::string EncodeRegisterEntry(uint64_t term, uint64_t raft_id, std::string_view node_id);
 std::string EncodeRemovedEntry(uint64_t term, uint64_t raft_id);
+// Restore commit: atomically replaces the data with what was staged under
+// RestoreStagingPrefix(id) (by ordinary data entries), keeping kRestoreKeepKey.
+std::string EncodeRestoreCommitEntry(uint64_t term, std::string_view restore_id);
+// Where a restore's keys are staged before its commit entry: "<kRestoreStagingRoot><id>/<key>".
+constexpr std::string_view kRestoreStagingRoot = "core/raft/restore-staging/";
+std::string RestoreStagingPrefix(std::string_view restore_id);
+// Kept as is by a restore commit (the active node's leader record).
+constexpr std::string_view kRestoreKeepKey = "core/ha/leader";
 // Fixed overhead EncodeDataEntry adds to the sum of its groups' sizes.
 constexpr size_t kEntryHeaderSize = 16;
 // Overwrites the term in an encoded entry (set on the loop thread just before submitting).
@@ -91,6 +99,9 @@ class RaftFsm {
   void WriterLoop();
   void Fail(const Status& st);  // mu_ held by caller? no: takes it
   std::string RegistryJson(const std::map<uint64_t, NodeRecord>& reg) const;
+  // The data ops of a restore commit: staged keys moved into place, everything else
+  // (except kRestoreKeepKey and other restores' staging) deleted. Writer thread only.
+  Status RestoreOps(std::string_view restore_id, std::vector<TxnOp>* ops);
 
   struct Pending {
     uint64_t index;

@@ -41,6 +41,11 @@ struct RaftNode::EntryBatch {
 
 namespace {
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 const char* RoleName(int role) {
   switch (role) {
     case TR_ROLE_VOTER:
@@ -173,6 +178,7 @@ tresor::Status RaftNode::Init(LmdbStore* store) {
   if (election == 0) election = de;
   if (heartbeat == 0) heartbeat = std::min(dh, election / 5);
   unsigned retry = opts_.connect_retry_ms ? opts_.connect_retry_ms : std::min(heartbeat, 1000u);
+  election_timeout_ms_ = election;
 
   int rc = 0;
   char err[512] = {0};
@@ -582,12 +588,22 @@ void RaftNode::CheckState() {
       leader_pending_ = false;
     }
   }
+  if (leader_.load() && is_leader) TrackContacts(st.last_index);
+  else if (!contacts_.empty()) contacts_.clear();
   // Removal: libraft never tells a removed server. We notice either the registry's
   // "removed" mark (replicated to us before the leader dropped us) or a configuration that
-  // no longer lists us after it once did.
+  // no longer lists us after it once did. A wiped node that joins again under the same id
+  // replays the old mark and the old removal before its new registration: so a mark counts
+  // only once we applied everything committed when we saw it (by then a re-registration
+  // would have cleared it), and an absence only once it lasted two election timeouts.
   bool removed = false;
   auto rec = fsm_->Node(raft_id_);
-  if (rec && rec->removed && rec->node_id == opts_.node_id) removed = true;
+  if (rec && rec->removed && rec->node_id == opts_.node_id) {
+    if (removed_mark_target_ == 0) removed_mark_target_ = std::max<uint64_t>(st.commit_index, 1);
+    if (fsm_->applied_index() >= removed_mark_target_) removed = true;
+  } else {
+    removed_mark_target_ = 0;
+  }
   if (!removed && last_state_++ % 5 == 0) {
     tr_raft_server* servers = nullptr;
     unsigned n = 0;
@@ -596,18 +612,94 @@ void RaftNode::CheckState() {
       for (unsigned i = 0; i < n; i++) present |= servers[i].id == raft_id_;
       tr_raft_free_servers(servers, n);
       if (present) was_member_ = true;
-      if (was_member_ && n > 0 && !present) removed = true;
+      auto now = std::chrono::steady_clock::now();
+      if (was_member_ && n > 0 && !present) {
+        if (absent_since_ == std::chrono::steady_clock::time_point{}) absent_since_ = now;
+        if (now - absent_since_ > std::chrono::milliseconds(2 * election_timeout_ms_)) removed = true;
+      } else {
+        absent_since_ = {};
+      }
     }
   }
-  if (removed && !removed_) {
-    LOG_WARN("raft: node {} was removed from the cluster; stopping raft", opts_.node_id);
-    removed_ = true;
-    leader_ = false;
-    Emit(RaftEvent::kRemoved);
-    tr_raft* r = raft_;
-    raft_ = nullptr;
-    tr_raft_close(r, nullptr, nullptr);
+  if (removed) StopAsRemoved();
+  if (raft_ && (st.commit_index != last_commit_seen_ || progress_at_ms_.load() == 0)) {
+    last_commit_seen_ = st.commit_index;
+    progress_at_ms_ = SteadyMs();
   }
+}
+
+void RaftNode::StopAsRemoved() {
+  if (removed_ || !raft_) return;
+  LOG_WARN("raft: node {} was removed from the cluster; stopping raft", opts_.node_id);
+  removed_ = true;
+  leader_ = false;
+  Emit(RaftEvent::kRemoved);
+  tr_raft* r = raft_;
+  raft_ = nullptr;
+  tr_raft_close(r, nullptr, nullptr);
+}
+
+void RaftNode::MarkRemoved() {
+  RunOnLoop([this] { StopAsRemoved(); });
+}
+
+int64_t RaftNode::StalledForMs() const {
+  int64_t at = progress_at_ms_.load();
+  return at == 0 || removed_ || closed_ ? 0 : SteadyMs() - at;
+}
+
+void RaftNode::TrackContacts(uint64_t last_index) {
+  auto now = std::chrono::steady_clock::now();
+  // Idle for a second: append a barrier so that live followers have something to
+  // acknowledge and dead ones fall behind.
+  if (last_index != probe_last_index_) {
+    probe_last_index_ = last_index;
+    probe_at_ = now;
+  } else if (now - probe_at_ >= std::chrono::seconds(1)) {
+    probe_at_ = now;
+    tr_raft_barrier(raft_, [](void*, int, uint64_t) {}, nullptr);
+  }
+  if (last_state_ % 5 != 0) return;  // configuration walk every 100 ms is plenty
+  tr_raft_server* servers = nullptr;
+  unsigned n = 0;
+  if (tr_raft_get_configuration(raft_, &servers, &n) != 0) return;
+  std::map<uint64_t, std::pair<uint64_t, std::chrono::steady_clock::time_point>> next;
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t id = servers[i].id;
+    if (id == raft_id_) continue;
+    uint64_t match = tr_raft_match_index(raft_, id);
+    auto it = contacts_.find(id);
+    if (it == contacts_.end()) {
+      next[id] = {match, now};  // new (or we just became leader): benefit of the doubt
+    } else if (match != it->second.first || match >= last_index) {
+      next[id] = {match, now};
+    } else {
+      next[id] = it->second;
+    }
+  }
+  tr_raft_free_servers(servers, n);
+  contacts_.swap(next);
+}
+
+std::vector<PeerContact> RaftNode::PeerContacts() {
+  std::vector<PeerContact> out;
+  RunOnLoop([&] {
+    if (!raft_ || !leader_.load()) return;
+    tr_raft_status st;
+    tr_raft_get_status(raft_, &st);
+    auto now = std::chrono::steady_clock::now();
+    out.push_back(PeerContact{raft_id_, st.last_index, 0});
+    for (auto& [id, c] : contacts_) {
+      out.push_back(PeerContact{
+          id, c.first, std::chrono::duration_cast<std::chrono::milliseconds>(now - c.second).count()});
+    }
+  });
+  return out;
+}
+
+tresor::Status RaftNode::CommitRestore(const std::string& restore_id) {
+  RETURN_IF_ERROR(LeaderCheck());
+  return ApplyInternal(EncodeRestoreCommitEntry(0, restore_id));
 }
 
 void RaftNode::LeaderReady(uint64_t term, const tresor::Status& applied) {

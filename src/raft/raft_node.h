@@ -22,11 +22,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,6 +98,16 @@ struct RaftStatus {
 
 enum class RaftEvent { kBecameLeader, kLostLeadership, kRemoved };
 
+// What the leader knows of one server's replication (autopilot's input).
+struct PeerContact {
+  uint64_t raft_id = 0;
+  uint64_t match_index = 0;  // last log index the server acknowledged (leader: its last index)
+  // Time since the server last acknowledged the leader's progress (0 for the leader). The
+  // leader appends a barrier when idle for a second, so a live follower's contact stays
+  // below ~1 s even without writes.
+  int64_t last_contact_ms = 0;
+};
+
 class RaftNode {
  public:
   // Opens the FSM over `store` and initialises c-raft (nothing is started yet).
@@ -126,6 +138,12 @@ class RaftNode {
   Status PromoteToVoter(const std::string& node_id);
   // Tells the node it is removed (through the log), then removes it. Unknown id: Ok.
   Status RemovePeer(const std::string& node_id);
+  // Commits a snapshot restore staged under RestoreStagingPrefix(restore_id) (leader only):
+  // one entry that every node applies in one LMDB transaction. Returns once applied here.
+  Status CommitRestore(const std::string& restore_id);
+  // Per-server contact as seen by this leader; empty if this node does not lead.
+  std::vector<PeerContact> PeerContacts();
+  size_t max_entry_size() const { return opts_.max_entry_size; }
   // Hands leadership to `node_id` (empty = any voter), checking and retrying; Ok once this
   // node is no longer leader.
   Status TransferLeadership(const std::string& node_id = "");
@@ -136,6 +154,14 @@ class RaftNode {
   // (a barrier of its own term): from then on local reads are up to date.
   bool IsLeader() const { return leader_.load(); }
   bool IsRemoved() const { return removed_.load(); }
+  // Stops raft for good as a removed node (emits kRemoved). For a node that learns of its
+  // removal from the active node because it was removed while it was down (it then never
+  // sees the replicated mark).
+  void MarkRemoved();
+  // How long raft has run here without its commit index advancing (0 if stopped). On a
+  // member this stays below ~1 s: an idle leader appends a barrier every second. A node
+  // removed while it was down may still hear the leader's heartbeats but never progresses.
+  int64_t StalledForMs() const;
   const std::string& node_id() const { return opts_.node_id; }
   uint64_t raft_id() const { return raft_id_; }
   RaftFsm* fsm() { return fsm_.get(); }
@@ -168,6 +194,8 @@ class RaftNode {
   void SubmitEntry(std::string entry, std::vector<std::promise<tresor::Status>> promises);
   void CheckState();
   void LeaderReady(uint64_t term, const tresor::Status& applied);
+  void TrackContacts(uint64_t last_index);
+  void StopAsRemoved();  // loop thread  // loop thread, while leading
   void Emit(RaftEvent ev);
   // Runs an async libraft request on the loop and waits for its completion status.
   int LoopRequest(const std::function<int(tr_raft*, void (*)(void*, int, uint64_t), void*)>& start,
@@ -195,12 +223,23 @@ class RaftNode {
   // Loop-thread state.
   bool started_ = false;
   bool was_member_ = false;
+  // Removal checks (see CheckState): commit index to reach before a "removed" mark counts,
+  // and since when the configuration has not listed this node.
+  uint64_t removed_mark_target_ = 0;
+  unsigned election_timeout_ms_ = 0;  // set in Init
+  std::chrono::steady_clock::time_point absent_since_{};
+  // Leader-side contact tracking (loop thread): raft id -> (match index, last progress).
+  std::map<uint64_t, std::pair<uint64_t, std::chrono::steady_clock::time_point>> contacts_;
+  uint64_t probe_last_index_ = 0;
+  std::chrono::steady_clock::time_point probe_at_{};
   bool leader_pending_ = false;  // a leadership barrier is in flight
   unsigned inflight_ = 0;        // data entries submitted and not yet applied by libraft
   int last_state_ = 0;
 
   std::atomic<bool> leader_{false};
   std::atomic<bool> removed_{false};
+  std::atomic<int64_t> progress_at_ms_{0};  // steady clock ms of the last commit index change
+  uint64_t last_commit_seen_ = 0;           // loop thread
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> entries_submitted_{0};
 

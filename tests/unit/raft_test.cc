@@ -404,6 +404,57 @@ TEST(RaftCluster, RemovePeerAndRemovedNodeStops) {
   EXPECT_EQ(conf1->servers[0].node_id, "node-1");
 }
 
+TEST(RaftCluster, RestoreCommitSwapsStagedStateOnEveryNode) {
+  Cluster c(3);
+  c.Form();
+  auto* s = c[0].st.get();
+  ASSERT_TRUE(s->Put("old/a", "1").ok());
+  ASSERT_TRUE(s->Put("keep/b", "old").ok());
+  ASSERT_TRUE(s->Put(std::string(kRestoreKeepKey), "leader-record").ok());
+  // Staged in two entries, as the restore endpoint does for a large snapshot.
+  const std::string p = RestoreStagingPrefix("r1");
+  ASSERT_TRUE(s->Transaction({{TxnOp::Kind::kPut, p + "keep/b", "new"}, {TxnOp::Kind::kPut, p + "new/c", "3"}}).ok());
+  ASSERT_TRUE(s->Transaction({{TxnOp::Kind::kPut, p + "new/d", std::string(3000, 'd')}}).ok());
+  // Not committed yet: the old state is untouched.
+  EXPECT_EQ(Read(c[0], "old/a"), "1");
+  EXPECT_EQ(Read(c[0], "new/c"), std::nullopt);
+  EXPECT_EQ(c[1].node()->CommitRestore("r1").code(), Code::kStandby);
+  ASSERT_TRUE(c[0].node()->CommitRestore("r1").ok());
+  for (int i = 0; i < 3; i++) {
+    ASSERT_TRUE(WaitFor([&] { return Read(c[i], "new/c") == std::optional<std::string>("3"); })) << i;
+    EXPECT_EQ(Read(c[i], "old/a"), std::nullopt) << i;
+    EXPECT_EQ(Read(c[i], "keep/b"), "new") << i;
+    EXPECT_EQ(Read(c[i], "new/d"), std::string(3000, 'd')) << i;
+    EXPECT_EQ(Read(c[i], std::string(kRestoreKeepKey)), "leader-record") << i;
+    EXPECT_EQ(Read(c[i], p + "new/c"), std::nullopt) << i;
+  }
+  // A commit with nothing staged (a replay, say) leaves the state alone.
+  ASSERT_TRUE(c[0].node()->CommitRestore("r1").ok());
+  EXPECT_EQ(Read(c[0], "new/c"), "3");
+  // Writes after the commit apply normally.
+  ASSERT_TRUE(s->Put("after", "1").ok());
+  EXPECT_TRUE(WaitFor([&] { return Read(c[2], "after") == std::optional<std::string>("1"); }));
+}
+
+TEST(RaftCluster, PeerContactsShowAStoppedFollowerFallingBehind) {
+  Cluster c(3);
+  c.Form();
+  auto contact = [&](const std::string& name) -> int64_t {
+    for (auto& pc : c[0].node()->PeerContacts())
+      if (pc.raft_id == RaftIdFor(name)) return pc.last_contact_ms;
+    return -1;
+  };
+  EXPECT_TRUE(WaitFor([&] { return contact("node-1") >= 0 && contact("node-2") >= 0; }));
+  EXPECT_EQ(c[1].node()->PeerContacts().size(), 0u);  // followers know nothing of this
+  c[2].Stop();
+  // Idle: only the leader's once-a-second barrier probes tell the two apart.
+  EXPECT_TRUE(WaitFor([&] { return contact("node-2") > 2500; }, 6000));
+  EXPECT_LT(contact("node-1"), 1500);
+  c[2].Open();
+  ASSERT_TRUE(c[2].node()->Start().ok());
+  EXPECT_TRUE(WaitFor([&] { return contact("node-2") >= 0 && contact("node-2") < 1500; }, 6000));
+}
+
 TEST(RaftCluster, TransferLeadership) {
   Cluster c(3);
   c.Form();
