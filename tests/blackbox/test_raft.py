@@ -361,6 +361,22 @@ def test_cluster_keyring_never_on_disk_in_clear(cluster):
                 assert b"PRIVATE KEY" not in blob and b"BEGIN CERTIFICATE" not in blob, f
 
 
+def test_sealed_active_node_leaves_the_cluster_until_unsealed(cluster):
+    """A sealed node drops the cluster keyring: it can neither lead nor replicate, so the
+    unsealed nodes elect a new active node; unsealed again, it catches up."""
+    token = cluster[0].root_token
+    old = leader_of(cluster)
+    r = requests.put(old.addr + "/v1/sys/seal", headers={"X-Vault-Token": token})
+    assert r.status_code == 204, r.text
+    others = [n for n in cluster if n is not old]
+    new = wait(lambda: leader_of(others), timeout=15)
+    assert new is not None
+    assert kv_put(others[0], token, "sealed/k", "while-sealed").status_code == 200
+    assert old.unseal(old.unseal_keys[:3])["sealed"] is False
+    wait(lambda: requests.get(old.addr + "/v1/sys/leader").json().get("leader_address") == new.addr, timeout=15)
+    assert wait(lambda: kv_get(old, token, "sealed/k")) == "while-sealed"
+
+
 def test_kill_leader_while_writing_loses_nothing(cluster):
     token = cluster[0].root_token
     leader = leader_of(cluster)
