@@ -105,7 +105,8 @@ Result<InitResult> Core::Initialize(int shares, int threshold) {
     out.root_token = root.id;
     std::string name = opts_.cluster_name.empty() ? "vault-cluster-" + HexEncode(RandomBytes(4)) : opts_.cluster_name;
     json cluster = {{"name", name}, {"id", NewUUID()}};
-    return barrier_->Put("core/cluster/info", cluster.dump());
+    RETURN_IF_ERROR(barrier_->Put("core/cluster/info", cluster.dump()));
+    return ha_ ? ha_->OnInit(barrier_.get()) : Status::Ok();
   }();
   tokens_->Reset();
   seal_->Seal();
@@ -229,6 +230,7 @@ Status Core::PostUnseal() {
   RETURN_IF_ERROR(LoadMountTable(TableKind::kAuth));
   RETURN_IF_ERROR(SetupDefaultMounts());
   active_since_ = std::chrono::system_clock::now();
+  if (ha_) ha_->OnUnsealed(barrier_.get());
   sealed_ = false;
   return Status::Ok();
 }
@@ -275,6 +277,7 @@ void Core::PreSeal() {
   access_->Reset();
   tokens_->Reset();
   seal_->Seal();
+  if (ha_) ha_->OnSealed();
   cluster_name_.clear();
   cluster_id_.clear();
   sealed_ = true;

@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "http/http_types.h"
+#include "storage/storage.h"
 
 namespace tresor::core {
 
@@ -46,6 +47,17 @@ class HaHook {
   // challenge. An error means the shares were wrong or the leader refused. Called with
   // Core's state lock held.
   virtual Status OnJoinKeyRecovered() = 0;
+  // sys/init, while the barrier is briefly unsealed: create what the HA layer keeps in the
+  // barrier (raft: the cluster TLS keyring). Called with Core's state lock held.
+  virtual Status OnInit(Storage* barrier) {
+    (void)barrier;
+    return Status::Ok();
+  }
+  // The node was unsealed (or reloaded as active): `barrier` is readable. Called with Core's
+  // state lock held; must not call back into Core.
+  virtual void OnUnsealed(Storage* barrier) { (void)barrier; }
+  // The node is being sealed. Called with Core's state lock held.
+  virtual void OnSealed() {}
 };
 
 }  // namespace tresor::core

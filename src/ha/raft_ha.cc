@@ -9,6 +9,9 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include "core/envelope.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "ha/cluster_tls.h"
 #include "http/json_body.h"
 #include "ha/ha_util.h"
 #include "raft/raft_fsm.h"
@@ -118,10 +121,42 @@ std::string TrimSlash(std::string s) {
   return s;
 }
 
+// Join: the challenge secret (16 random bytes the leader sealed with its unseal key) is never
+// sent back in the clear. The joining node proves it opened the challenge with an HMAC of
+// it, and the leader sends the cluster TLS keyring encrypted under a key derived from it
+// (the bootstrap endpoints may be plain http).
+std::string AnswerProof(const SecureString& secret, const std::string& server_id) {
+  return crypto::HmacSha256(secret.view(), "tresor raft bootstrap answer:" + server_id);
+}
+
+Result<SecureString> KeyringKey(const SecureString& secret, const std::string& server_id) {
+  ASSIGN_OR_RETURN(std::string k, crypto::HkdfSha256(secret.view(), "", "tresor raft tls keyring:" + server_id, 32));
+  return SecureString(std::move(k));
+}
+
+Result<std::string> SealKeyring(const SecureString& secret, const std::string& server_id, const ClusterKeyring& kr) {
+  ASSIGN_OR_RETURN(SecureString key, KeyringKey(secret, server_id));
+  std::string nonce = RandomBytes(crypto::kAeadNonceSize);
+  SecureString plain = KeyringToJson(kr);
+  ASSIGN_OR_RETURN(std::string ct, crypto::AeadSeal(crypto::AeadAlg::kAes256Gcm, key.view(), nonce, plain.view(),
+                                                    "raft-tls-keyring:" + server_id));
+  return nonce + ct;
+}
+
+Result<ClusterKeyring> OpenKeyring(const SecureString& secret, const std::string& server_id, const std::string& blob) {
+  if (blob.size() < crypto::kAeadNonceSize) return Status::Corruption("keyring blob too short");
+  ASSIGN_OR_RETURN(SecureString key, KeyringKey(secret, server_id));
+  ASSIGN_OR_RETURN(std::string plain,
+                   crypto::AeadOpen(crypto::AeadAlg::kAes256Gcm, key.view(), blob.substr(0, crypto::kAeadNonceSize),
+                                    blob.substr(crypto::kAeadNonceSize), "raft-tls-keyring:" + server_id));
+  SecureString p(std::move(plain));
+  return KeyringFromJson(p.view());
+}
+
 }  // namespace
 
 RaftHa::RaftHa(RaftHaOptions opts, raft::RaftStorage* storage, core::Core* core)
-    : opts_(std::move(opts)), storage_(storage), node_(storage->node()), core_(core) {
+    : opts_(std::move(opts)), storage_(storage), node_(storage->node()), core_(core), port_(opts_.cluster_port) {
   static std::once_flag curl_once;
   std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
@@ -130,8 +165,13 @@ RaftHa::~RaftHa() { Shutdown(); }
 
 Status RaftHa::Start() {
   node_->SetEventCallback([this](raft::RaftEvent ev) { OnEvent(ev); });
+  if (port_) {
+    raft::RaftNode* node = node_;
+    port_->SetRaftAcceptor([node](uint64_t id, const std::string& addr, int fd) { node->AcceptConnection(id, addr, fd); });
+    core::Core* core = core_;
+    port_->SetForwardHandler([core](http::HttpRequest& req) { return core->HandleHttp(req); });
+  }
   if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
-  sealed_leader_thread_ = std::thread([this] { SealedLeaderLoop(); });
   autopilot_thread_ = std::thread([this] { AutopilotLoop(); });
   if (!opts_.retry_join.empty() && !node_->HasExistingState()) {
     retry_thread_ = std::thread([this] { RetryJoinLoop(); });
@@ -147,7 +187,6 @@ void RaftHa::Shutdown() {
   }
   stop_cv_.notify_all();
   if (retry_thread_.joinable()) retry_thread_.join();
-  if (sealed_leader_thread_.joinable()) sealed_leader_thread_.join();
   if (autopilot_thread_.joinable()) autopilot_thread_.join();
   std::vector<std::thread> ps;
   {
@@ -158,6 +197,7 @@ void RaftHa::Shutdown() {
     if (t.joinable()) t.join();
   ready_ = false;
   node_->Close();
+  if (port_) port_->Stop();
 }
 
 Status RaftHa::EnsureStarted() {
@@ -299,7 +339,19 @@ http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   }
   headers.push_back(std::string(kForwardedHeader) + ": 1");
   if (!req.remote_addr.empty()) headers.push_back("X-Forwarded-For: " + req.remote_addr);
-  auto res = HttpCall(req.method, TrimSlash(l.leader_address) + req.target, headers, req.body);
+  Result<HttpResult> res = Status::Unavailable("no cluster address");
+  if (port_) {
+    // Over the cluster port (mutual TLS), to the active node's cluster_addr.
+    if (!l.leader_cluster_address.empty()) {
+      auto fr = port_->Forward(HostPort(l.leader_cluster_address), req);
+      if (fr.ok())
+        res = HttpResult{fr->status, std::move(fr->headers), std::move(fr->body)};
+      else
+        res = fr.status();
+    }
+  } else {
+    res = HttpCall(req.method, TrimSlash(l.leader_address) + req.target, headers, req.body);
+  }
   if (!res.ok()) {
     LOG_WARN("ha: forwarding failed, redirecting: {}", res.status().message());
     return Redirect(req);
@@ -319,6 +371,36 @@ http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   }
   out.body = std::move(res->body);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Cluster TLS keyring
+
+Status RaftHa::OnInit(Storage* barrier) {
+  ASSIGN_OR_RETURN(ClusterKeyring kr, GenerateClusterKeyring());
+  SecureString j = KeyringToJson(kr);
+  RETURN_IF_ERROR(barrier->Put(kClusterTlsPath, j.view()));
+  LOG_INFO("ha: generated the cluster TLS keyring");
+  return Status::Ok();
+}
+
+void RaftHa::OnUnsealed(Storage* barrier) {
+  if (!port_) return;
+  auto raw = barrier->Get(kClusterTlsPath);
+  if (!raw.ok() || !*raw) {
+    LOG_ERROR("ha: no cluster TLS keyring in the barrier; this node cannot take part in raft");
+    return;
+  }
+  SecureString j(std::move(**raw));
+  auto kr = KeyringFromJson(j.view());
+  Status st = kr.ok() ? port_->SetKeyring(&*kr) : kr.status();
+  if (!st.ok()) LOG_ERROR("ha: cannot install the cluster TLS keyring: {}", st.ToString());
+}
+
+void RaftHa::OnSealed() {
+  if (!port_) return;
+  Status st = port_->SetKeyring(nullptr);
+  (void)st;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -353,15 +435,25 @@ Status RaftHa::OnJoinKeyRecovered() {
     challenge = join_challenge_;
   }
   if (leader.empty()) return Status::InvalidRequest("Unseal failed, invalid key");
-  auto answer = core_->seal()->UnwrapWithUnsealKey(challenge, "raft-challenge:" + node_->node_id());
-  if (!answer.ok()) return Status::InvalidRequest("Unseal failed, invalid key");
+  auto secret = core_->seal()->UnwrapWithUnsealKey(challenge, "raft-challenge:" + node_->node_id());
+  if (!secret.ok()) return Status::InvalidRequest("Unseal failed, invalid key");
+  SecureString sec(std::move(*secret));
   auto r = PostJson(leader + "/v1/sys/storage/raft/bootstrap/answer",
                     {{"server_id", node_->node_id()},
-                     {"answer", Base64Encode(*answer)},
+                     {"answer", Base64Encode(AnswerProof(sec, node_->node_id()))},
                      {"cluster_addr", HostPort(opts_.cluster_addr)}},
                     ca);
-  Wipe(*answer);
   if (!r.ok()) return Status::InvalidRequest("error answering the raft bootstrap challenge: " + r.status().message());
+  if (port_) {
+    // The cluster keyring, so this node can take part in raft before it can read the barrier.
+    auto blob = r->is_object() && r->contains("tls_keyring") && (*r)["tls_keyring"].is_string()
+                    ? Base64Decode((*r)["tls_keyring"].get<std::string>())
+                    : std::nullopt;
+    if (!blob) return Status::Internal("the leader sent no cluster TLS keyring");
+    auto kr = OpenKeyring(sec, node_->node_id(), *blob);
+    if (!kr.ok()) return Status::Internal("cannot open the cluster TLS keyring from the leader: " + kr.status().message());
+    RETURN_IF_ERROR(port_->SetKeyring(&*kr));
+  }
   {
     std::lock_guard lock(mu_);
     join_leader_.clear();
@@ -427,30 +519,6 @@ void RaftHa::CheckRemovedWhileDown() {
   if (r->is_object() && r->value("removed", false)) {
     LOG_WARN("ha: the active node at {} says this node was removed from the raft cluster", api);
     node_->MarkRemoved();
-  }
-}
-
-void RaftHa::SealedLeaderLoop() {
-  int sealed_leading = 0;
-  for (;;) {
-    {
-      std::unique_lock lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
-    }
-    if (!node_->IsLeader() || !core_->Sealed()) {
-      sealed_leading = 0;
-      continue;
-    }
-    if (++sealed_leading < 3) continue;
-    sealed_leading = 0;
-    auto cfg = node_->Configuration();
-    if (!cfg.ok()) continue;
-    int voters = 0;
-    for (auto& s : cfg->servers) voters += s.voter ? 1 : 0;
-    if (voters < 2) continue;
-    LOG_INFO("ha: leading while sealed; handing leadership to another voter");
-    Status st = node_->TransferLeadership();
-    if (!st.ok()) LOG_WARN("ha: leadership transfer failed: {}", st.message());
   }
 }
 
@@ -685,16 +753,26 @@ http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
   auto answer = Base64Decode(body->value("answer", ""));
   if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
   if (addr.empty()) return core::ErrorResponse(Status::InvalidRequest("no cluster_addr provided"));
+  SecureString secret;
   {
     std::lock_guard lock(mu_);
     auto it = challenges_.find(id);
-    bool ok = it != challenges_.end() && answer && ConstantTimeEquals(it->second, *answer);
+    bool ok = it != challenges_.end() && answer &&
+              ConstantTimeEquals(AnswerProof(SecureString(it->second), id), *answer);
+    if (ok) secret = SecureString(it->second);
     if (it != challenges_.end()) {
       Wipe(it->second);
       challenges_.erase(it);
     }
-    if (answer) Wipe(*answer);
     if (!ok) return core::ErrorResponse(Status::InvalidRequest("invalid answer given"));
+  }
+  std::string sealed_keyring;
+  if (port_) {
+    auto kr = port_->Keyring();
+    if (!kr) return core::ErrorResponse(Status::Internal("this node has no cluster TLS keyring"));
+    auto enc = SealKeyring(secret, id, *kr);
+    if (!enc.ok()) return core::ErrorResponse(enc.status());
+    sealed_keyring = Base64Encode(*enc);
   }
   Status st = node_->AddNonVoter(id, HostPort(addr));
   if (!st.ok()) return core::ErrorResponse(st);
@@ -714,7 +792,9 @@ http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
     }
     LOG_WARN("ha: could not promote {} to voter", id);
   });
-  return core::JsonResponse(200, {{"peers", json::array()}});
+  json out = {{"peers", json::array()}};
+  if (!sealed_keyring.empty()) out["tls_keyring"] = sealed_keyring;
+  return core::JsonResponse(200, out);
 }
 
 http::HttpResponse RaftHa::HandleConfiguration(http::HttpRequest& req) {

@@ -1,13 +1,18 @@
 // RaftHa: the raft implementation of core::HaHook. The raft leader is the active node.
 //
-// - Raft starts at process start when the data dir already holds raft state (a sealed node
-//   keeps replicating ciphertext, so it is current when unsealed); a fresh node starts raft
-//   at sys/init (bootstrap of a one-node cluster) or at join.
+// - Raft starts at process start when the data dir already holds raft state (isolated until
+//   the node is unsealed and has the cluster keyring); a fresh node starts raft at sys/init
+//   (bootstrap of a one-node cluster) or at join.
 // - The active node advertises itself by writing `core/ha/leader` (plain JSON: node_id,
 //   api_addr, cluster_addr, active_time) through raft when it gains leadership; standbys
 //   read it to answer sys/leader and to forward.
-// - Standbys forward logical requests to the active node's api_addr over HTTP (libcurl),
-//   relaying status, headers and body; on failure they answer 307 to the active node.
+// - The cluster port (ClusterPort, mutual TLS with the cluster keyring kept in the barrier)
+//   carries raft and request forwarding. A node installs the keyring when it unseals (from
+//   its local copy of the replicated store) and drops it when it seals, so a sealed node
+//   neither replicates nor votes. A joining node gets the keyring in the bootstrap/answer
+//   response, encrypted under a key derived from the challenge it opened.
+// - Standbys forward logical requests to the active node's cluster_addr over the cluster
+//   port, relaying status, headers and body; on failure they answer 307 to the active node.
 // - Join (§5.9, simplified): the joining node asks the leader's bootstrap/challenge for a
 //   random challenge sealed with the leader's unseal key plus the seal config; when the
 //   operator's shares recover the unseal key, it answers through bootstrap/answer and the
@@ -32,6 +37,7 @@
 
 #include "core/core.h"
 #include "core/ha.h"
+#include "ha/cluster_port.h"
 #include "raft/raft_storage.h"
 
 namespace tresor::ha {
@@ -46,6 +52,9 @@ struct RaftHaOptions {
   std::string cluster_addr;  // this node's cluster URL (advertised)
   std::vector<RetryJoin> retry_join;  // one per retry_join block
   bool forwarding = true;    // false: always 307 from a standby
+  // The mutual-TLS cluster port (raft and forwarding); not owned, outlives the RaftHa until
+  // Shutdown() (which stops it). nullptr: forwarding over HTTP to api_addr (tests).
+  ClusterPort* cluster_port = nullptr;
 };
 
 // Autopilot settings (sys/storage/raft/autopilot/configuration), durations in seconds.
@@ -75,6 +84,9 @@ class RaftHa : public core::HaHook {
   std::optional<http::HttpResponse> HandleRaw(const std::string& path, http::HttpRequest& req) override;
   http::HttpResponse Forward(const http::HttpRequest& req) override;
   Status OnJoinKeyRecovered() override;
+  Status OnInit(Storage* barrier) override;
+  void OnUnsealed(Storage* barrier) override;
+  void OnSealed() override;
 
  private:
   struct LeaderRecord {
@@ -88,9 +100,6 @@ class RaftHa : public core::HaHook {
   core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
   void RetryJoinLoop();
-  // A sealed node cannot serve as the active node: if it leads while sealed for a few
-  // seconds, it hands leadership to another voter (which may be unsealed).
-  void SealedLeaderLoop();
 
   http::HttpResponse HandleJoin(http::HttpRequest& req);
   http::HttpResponse HandleChallenge(http::HttpRequest& req);
@@ -140,6 +149,7 @@ class RaftHa : public core::HaHook {
   raft::RaftStorage* storage_;
   raft::RaftNode* node_;
   core::Core* core_;
+  ClusterPort* port_;
 
   std::atomic<bool> ready_{false};  // leader and its record written
   std::mutex mu_;
@@ -153,9 +163,7 @@ class RaftHa : public core::HaHook {
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by stop_mu_
   std::thread retry_thread_;
-  std::thread sealed_leader_thread_;
   std::thread autopilot_thread_;
-
   std::mutex ap_mu_;  // guards the autopilot and scheduled-snapshot state below
   // node id -> (healthy, since when): autopilot's stable_since.
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> health_;  // guarded by ap_mu_

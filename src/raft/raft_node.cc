@@ -1,7 +1,9 @@
 #include "raft/raft_node.h"
 
+
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -196,6 +198,8 @@ tresor::Status RaftNode::Init(LmdbStore* store) {
     cfg.snapshot_trailing = opts_.trailing_logs;
     cfg.capacity_threshold_kb = opts_.capacity_threshold_kb;
     cfg.pre_vote = 1;
+    tr_raft_ext_transport ext{this, &RaftNode::ExtConnect};
+    if (opts_.connector) cfg.ext = &ext;
     cfg.fsm = tr_raft_fsm_ops{fsm_.get(), FsmApply, FsmCapture, FsmSerialize, FsmFinalize, FsmRestore};
     raft_ = tr_raft_create(loop_.get(), &cfg, &rc, err, sizeof err);
   });
@@ -207,6 +211,28 @@ tresor::Status RaftNode::Init(LmdbStore* store) {
 }
 
 RaftNode::~RaftNode() { Close(); }
+
+void RaftNode::ExtConnect(void* ctx, uint64_t id, const char* address, uint64_t token) {
+  auto* self = static_cast<RaftNode*>(ctx);
+  (void)id;
+  self->opts_.connector(self->raft_id_, self->opts_.address, address, [self, token](int fd) {
+    self->Post([self, token, fd] {
+      if (self->raft_)
+        tr_raft_ext_connected(self->raft_, token, fd);
+      else if (fd >= 0)
+        ::close(fd);
+    });
+  });
+}
+
+void RaftNode::AcceptConnection(uint64_t raft_id, const std::string& address, int fd) {
+  Post([this, raft_id, address, fd] {
+    if (raft_)
+      tr_raft_ext_accept(raft_, raft_id, address.c_str(), fd);
+    else
+      ::close(fd);
+  });
+}
 
 void RaftNode::LoopMain() {
   loop_thread_id_ = std::this_thread::get_id();

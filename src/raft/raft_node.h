@@ -63,6 +63,14 @@ struct RaftNodeOptions {
   unsigned max_inflight_entries = 1024;
   size_t max_entry_size = 1 << 20;  // Vault's max_entry_size: larger writes are refused
   int capacity_threshold_kb = -1;   // <0 library default (4096), 0 off
+  // Connections: empty = libraft's plain TCP transport on `bind_address`. Set = external
+  // transport (the server's mutual-TLS cluster port): called on the loop thread to open a
+  // connection from this node (self_id, self_address) to a peer; `done(fd)` (any thread,
+  // exactly once) hands back a connected stream socket, or fd < 0 on failure. Incoming
+  // connections arrive via AcceptConnection.
+  std::function<void(uint64_t self_id, const std::string& self_address, const std::string& peer_address,
+                     std::function<void(int fd)> done)>
+      connector;
   // Group commit: at most this many data entries in flight; later callers are packed
   // into the next entry.
   unsigned apply_window = 4;
@@ -148,6 +156,10 @@ class RaftNode {
   // node is no longer leader.
   Status TransferLeadership(const std::string& node_id = "");
 
+  // External transport only: a peer connected to us (authenticated by the caller); raft
+  // takes the socket (closed if raft is not running). Any thread.
+  void AcceptConnection(uint64_t raft_id, const std::string& address, int fd);
+
   Result<RaftConfiguration> Configuration();
   RaftStatus GetStatus();
   // True once this node leads and has applied everything committed before its term
@@ -188,6 +200,7 @@ class RaftNode {
   void RunOnLoop(std::function<void()> fn);
   void Post(std::function<void()> fn);
   static void OnAsync(uv_async_s* h);
+  static void ExtConnect(void* ctx, uint64_t id, const char* address, uint64_t token);
   static void OnTimer(uv_timer_s* h);
   void DrainTasks();
   void SubmitApplies();

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
 /* The TCP transport wrapped so that every connection gets TCP_NODELAY: libraft's own
  * transport leaves Nagle on, and small AppendEntries/ack messages then wait for delayed
@@ -18,9 +20,29 @@ struct nodelay_transport {
   raft_uv_transport_close_cb close_cb;
 };
 
+/* The external transport (see tr_raft_ext_transport): connections are made by the
+ * application and handed in as connected sockets. `t` is what raft_uv sees. */
+struct ext_pending {
+  struct ext_pending *next;
+  uint64_t token;
+  struct raft_uv_connect *req;
+};
+struct ext_transport {
+  struct raft_uv_transport t;
+  struct uv_loop_s *loop;
+  tr_raft_ext_transport ops;
+  raft_uv_accept_cb accept_cb;
+  raft_uv_transport_close_cb close_cb;
+  struct ext_pending *pending;
+  uint64_t next_token;
+  int closed;
+  uv_timer_t close_timer; /* defers close_cb out of close() */
+};
+
 struct tr_raft {
   struct raft raft;
   struct raft_io io;
+  struct ext_transport ext;
   struct nodelay_transport tcp;
   struct raft_uv_transport *transport;
   struct raft_fsm fsm;
@@ -148,6 +170,117 @@ static void nd_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
   nd->inner.close(&nd->inner, nd_close_cb);
 }
 
+/* ---- external transport (application-made connections) ---------------------------- */
+
+static int ext_init(struct raft_uv_transport *t, raft_id id, const char *address) {
+  (void)t;
+  (void)id;
+  (void)address;
+  return 0;
+}
+
+static int ext_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb) {
+  struct ext_transport *e = (struct ext_transport *)t;
+  e->accept_cb = cb;
+  return 0;
+}
+
+static int ext_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                       const char *address, raft_uv_connect_cb cb) {
+  struct ext_transport *e = (struct ext_transport *)t;
+  struct ext_pending *p;
+  if (e->closed) return RAFT_CANCELED;
+  p = calloc(1, sizeof *p);
+  if (p == NULL) return RAFT_NOMEM;
+  req->cb = cb;
+  p->req = req;
+  p->token = ++e->next_token;
+  p->next = e->pending;
+  e->pending = p;
+  e->ops.connect(e->ops.ctx, id, address, p->token);
+  return 0;
+}
+
+static void ext_close_timer_closed(uv_handle_t *h) {
+  struct ext_transport *e = h->data;
+  if (e->close_cb != NULL) e->close_cb(&e->t);
+}
+
+static void ext_close_timer(uv_timer_t *h) { uv_close((uv_handle_t *)h, ext_close_timer_closed); }
+
+static void ext_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb) {
+  struct ext_transport *e = (struct ext_transport *)t;
+  e->closed = 1;
+  e->accept_cb = NULL;
+  e->close_cb = cb;
+  while (e->pending != NULL) {
+    struct ext_pending *p = e->pending;
+    e->pending = p->next;
+    p->req->cb(p->req, NULL, RAFT_CANCELED);
+    free(p);
+  }
+  uv_timer_init(e->loop, &e->close_timer);
+  e->close_timer.data = e;
+  uv_timer_start(&e->close_timer, ext_close_timer, 0, 0);
+}
+
+static void ext_free_handle(uv_handle_t *h) { raft_free(h); }
+
+/* A uv_pipe_t over fd, allocated with raft_malloc (raft frees it with raft_free). */
+static struct uv_stream_s *ext_stream(struct ext_transport *e, int fd) {
+  uv_pipe_t *p = raft_malloc(sizeof *p);
+  if (p == NULL) return NULL;
+  if (uv_pipe_init(e->loop, p, 0) != 0) {
+    raft_free(p);
+    return NULL;
+  }
+  if (uv_pipe_open(p, fd) != 0) {
+    /* not opened: the handle owns nothing yet; close it and free in the callback */
+    uv_close((uv_handle_t *)p, ext_free_handle);
+    return NULL;
+  }
+  return (struct uv_stream_s *)p;
+}
+
+void tr_raft_ext_connected(tr_raft *r, uint64_t token, int fd) {
+  struct ext_transport *e = &r->ext;
+  struct ext_pending **pp = &e->pending, *p = NULL;
+  struct uv_stream_s *stream = NULL;
+  while (*pp != NULL) {
+    if ((*pp)->token == token) {
+      p = *pp;
+      *pp = p->next;
+      break;
+    }
+    pp = &(*pp)->next;
+  }
+  if (p == NULL) { /* canceled meanwhile */
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd >= 0) {
+    stream = ext_stream(e, fd);
+    if (stream == NULL) close(fd);
+  }
+  p->req->cb(p->req, stream, stream != NULL ? 0 : RAFT_NOCONNECTION);
+  free(p);
+}
+
+void tr_raft_ext_accept(tr_raft *r, uint64_t id, const char *address, int fd) {
+  struct ext_transport *e = &r->ext;
+  struct uv_stream_s *stream;
+  if (e->closed || e->accept_cb == NULL) {
+    close(fd);
+    return;
+  }
+  stream = ext_stream(e, fd);
+  if (stream == NULL) {
+    close(fd);
+    return;
+  }
+  e->accept_cb(&e->t, id, address, stream);
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
 static void set_err(char *errmsg, size_t len, const char *what, int rc, const char *detail) {
@@ -166,8 +299,15 @@ tr_raft *tr_raft_create(struct uv_loop_s *loop, const tr_raft_config *cfg, int *
     return NULL;
   }
   r->ops = cfg->fsm;
-  if (cfg->transport != NULL) {
-    r->transport = cfg->transport;
+  if (cfg->ext != NULL) {
+    r->ext.t.version = 1;
+    r->ext.t.init = ext_init;
+    r->ext.t.listen = ext_listen;
+    r->ext.t.connect = ext_connect;
+    r->ext.t.close = ext_close;
+    r->ext.loop = loop;
+    r->ext.ops = *cfg->ext;
+    r->transport = &r->ext.t;
   } else {
     r->tcp.inner.version = 1; /* must be set before raft_uv_tcp_init */
     rv = raft_uv_tcp_init(&r->tcp.inner, loop);

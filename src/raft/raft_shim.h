@@ -7,9 +7,11 @@
  * helpers and tr_raft_strerror must be called on the thread running the uv loop given to
  * tr_raft_create, and every callback (FSM and completion) is invoked on that thread.
  *
- * Transport: for now raft's own uv TCP transport (plain TCP). The seam for a custom
- * (TLS) transport is tr_raft_config.transport: when non-NULL it is used instead of TCP and
- * must be a fully initialised struct raft_uv_transport (version 1) owned by the caller.
+ * Transport: raft's own uv TCP transport (plain TCP, used by the unit tests), or an
+ * external one (tr_raft_config.ext, the server's mutual-TLS cluster port): the shim asks the
+ * application to connect (ext.connect, on the loop thread) and the application hands back a
+ * connected socket (one end of a socketpair relayed over TLS) with tr_raft_ext_connected, or
+ * an accepted one with tr_raft_ext_accept; the shim wraps it in a uv_pipe_t for raft.
  */
 #ifndef TRESOR_RAFT_SHIM_H
 #define TRESOR_RAFT_SHIM_H
@@ -74,6 +76,13 @@ typedef struct tr_raft_fsm_ops {
   int (*restore)(void *ctx, const void *data, size_t len);
 } tr_raft_fsm_ops;
 
+/* External transport. connect: called on the loop thread; the application must later call
+ * tr_raft_ext_connected(r, token, fd) on the loop thread exactly once (fd < 0 = failed). */
+typedef struct tr_raft_ext_transport {
+  void *ctx;
+  void (*connect)(void *ctx, uint64_t id, const char *address, uint64_t token);
+} tr_raft_ext_transport;
+
 typedef struct tr_raft_config {
   uint64_t id;                 /* > 0 */
   const char *address;         /* advertised "host:port" */
@@ -88,7 +97,7 @@ typedef struct tr_raft_config {
   unsigned snapshot_trailing;           /* 0 = library default */
   int capacity_threshold_kb;            /* <0 = library default, 0 = off, >0 = KiB */
   int pre_vote;                         /* boolean */
-  void *transport;                      /* struct raft_uv_transport*, or NULL for TCP */
+  const struct tr_raft_ext_transport *ext; /* NULL = raft's TCP transport */
   tr_raft_fsm_ops fsm;
 } tr_raft_config;
 
@@ -123,6 +132,11 @@ int tr_raft_start(tr_raft *r);
 /* Closes raft, the I/O and the transport; `cb(arg)` fires (on the loop) when the handle is
  * freed. Pending requests complete with TR_RAFT_SHUTDOWN/CANCELED first. */
 void tr_raft_close(tr_raft *r, void (*cb)(void *arg), void *arg);
+
+/* External transport completions (loop thread). Both take ownership of fd (closed if raft
+ * no longer wants it: connect canceled, transport closed, not listening yet). */
+void tr_raft_ext_connected(tr_raft *r, uint64_t token, int fd);
+void tr_raft_ext_accept(tr_raft *r, uint64_t id, const char *address, int fd);
 
 /* Completion callbacks. `index` is the entry's log index (0 if none). */
 typedef void (*tr_raft_done_cb)(void *arg, int status, uint64_t index);

@@ -52,6 +52,7 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   RaftNodeOptions no;
   no.node_id = s->node_id_;
   no.address = opts.cluster_address;
+  no.connector = opts.connector;
   no.bind_address = opts.bind_address;
   no.dir = (fs::path(opts.path) / "raft").string();
   no.performance_multiplier = opts.performance_multiplier;

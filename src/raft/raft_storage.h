@@ -33,6 +33,8 @@ struct RaftStorageOptions {
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;
   unsigned apply_window = 4;  // see RaftNodeOptions::apply_window
+  // See RaftNodeOptions::connector (empty = libraft's plain TCP transport).
+  decltype(RaftNodeOptions::connector) connector;
 };
 
 // Vault's node id resolution: `configured` if set, else the content of <path>/node-id,

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "hcl/hcl.h"
 #include "core/core.h"
+#include "ha/cluster_port.h"
 #include "ha/raft_ha.h"
 #include "raft/raft_storage.h"
 #include "http/http_server.h"
@@ -186,6 +187,9 @@ int ServerMain(int argc, char** argv) {
 
   std::unique_ptr<Storage> physical;
   raft::RaftStorage* raft_storage = nullptr;
+  // The cluster port (mutual TLS: raft + request forwarding); outlives the storage's raft
+  // node (RaftHa::Shutdown stops it after closing raft).
+  std::unique_ptr<ha::ClusterPort> cluster_port;
   if (cfg.storage->type == "raft") {
     const auto& rc = cfg.storage->raft;
     raft::RaftStorageOptions ro;
@@ -199,6 +203,15 @@ int ServerMain(int argc, char** argv) {
     ro.max_entry_size = size_t(rc.max_entry_size);
     ro.trailing_logs = unsigned(rc.trailing_logs);
     ro.snapshot_threshold = unsigned(rc.snapshot_threshold);
+    cluster_port = std::make_unique<ha::ClusterPort>(ca, ca);
+    ro.connector = [port = cluster_port.get()](uint64_t self_id, const std::string& self_addr, const std::string& peer,
+                                               std::function<void(int)> done) {
+      port->ConnectRaft(self_id, self_addr, peer, std::move(done));
+    };
+    if (Status ps = cluster_port->Start(); !ps.ok()) {
+      std::fprintf(stderr, "Error initializing cluster listener: %s\n", ps.message().c_str());
+      return 1;
+    }
     auto opened = raft::RaftStorage::Open(ro);
     if (!opened.ok()) {
       std::fprintf(stderr, "Error initializing storage of type raft: %s\n", opened.status().message().c_str());
@@ -243,6 +256,7 @@ int ServerMain(int argc, char** argv) {
     ha::RaftHaOptions ho;
     ho.api_addr = cfg.api_addr.empty() ? "http://" + server.BoundAddresses()[0] : cfg.api_addr;
     ho.cluster_addr = cfg.cluster_addr;
+    ho.cluster_port = cluster_port.get();
     for (auto& rj : cfg.storage->raft.retry_join) {
       if (rj.leader_api_addr.empty()) continue;
       std::string ca = rj.leader_ca_cert;

@@ -4,6 +4,8 @@ One cluster is shared by the module (building it is the slow part); the destruct
 (failover, restart of all nodes) run last.
 """
 import os
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -42,6 +44,7 @@ def new_node(workdir, name, extra=""):
     d = os.path.join(workdir, name)
     s = Server([f"-config={cfg}"], f"http://127.0.0.1:{port}", d)
     s.name = name
+    s.cluster_port = cport
     return s
 
 
@@ -273,6 +276,107 @@ def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
         fresh.stop()
 
 
+# --- the cluster port (mutual TLS; raft and request forwarding) -----------------------------
+
+def _tls_probe(port, certfile=None, keyfile=None, alpn="raft_storage_v1"):
+    """Tries a TLS session with the cluster port and says how it ended: "refused" (TLS
+    error or closed by the server), "open" (the server kept the session open: accepted)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw) as tls:
+                # a raft hello, as a peer would send it
+                tls.sendall(b"TRRAFT1\n" + (7).to_bytes(8, "big") + (14).to_bytes(2, "big") + b"127.0.0.1:9999")
+                # TLS 1.3: a refused client certificate shows up as an alert on the first read
+                got = tls.recv(4096)
+                return "refused" if got == b"" else "data"
+        except socket.timeout:
+            return "open"
+        except (ssl.SSLError, ConnectionError):
+            return "refused"
+
+
+def test_cluster_port_refuses_peers_without_a_cluster_certificate(cluster, tmp_path):
+    n0 = cluster[0]
+    key, crt = make_cert(str(tmp_path), "intruder")
+    for cert in [(), (crt, key)]:
+        for alpn in ["raft_storage_v1", "req_fw_sb-act_v1"]:
+            assert _tls_probe(n0.cluster_port, *cert, alpn=alpn) == "refused", (cert, alpn)
+    # the cluster is unaffected
+    assert sum(1 for s in peers(n0, n0.root_token) if s["voter"]) == 3
+
+
+def test_cluster_port_plain_tcp_gets_no_raft_traffic(cluster):
+    n0 = cluster[0]
+    with socket.create_connection(("127.0.0.1", n0.cluster_port), timeout=5) as s:
+        # libraft's own TCP handshake (protocol 1, id, address length, address) would have
+        # been accepted by the old plain transport
+        s.sendall((1).to_bytes(8, "little") + (7).to_bytes(8, "little") + (16).to_bytes(8, "little") +
+                  b"127.0.0.1:9999\0\0")
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pytest.fail("the cluster port kept a plain TCP connection open")
+        except ConnectionResetError:
+            pass
+    # nothing but (at most) a TLS alert record
+    assert data == b"" or data[0] == 0x15, data[:16]
+
+
+def test_forwarding_through_standbys(cluster):
+    token = cluster[0].root_token
+    leader = leader_of(cluster)
+    standbys = [n for n in cluster if n is not leader]
+    for i, n in enumerate(standbys):
+        r = requests.post(f"{n.addr}/v1/secret/data/fw/{i}", headers={"X-Vault-Token": token},
+                          json={"data": {"v": i}}, allow_redirects=False)
+        assert r.status_code == 200, r.text
+        r = requests.request("LIST", f"{n.addr}/v1/secret/metadata/fw", headers={"X-Vault-Token": token},
+                             allow_redirects=False)
+        assert r.status_code == 200 and str(i) in r.json()["data"]["keys"], r.text
+        r = requests.get(f"{n.addr}/v1/secret/data/fw/{i}", headers={"X-Vault-Token": "nope"},
+                         allow_redirects=False)
+        assert r.status_code == 403
+        r = requests.get(n.addr + "/v1/auth/token/lookup-self", headers={"X-Vault-Token": token},
+                         allow_redirects=False)
+        assert r.status_code == 200 and r.json()["data"]["policies"] == ["root"]
+
+
+def test_cluster_keyring_never_on_disk_in_clear(cluster):
+    for n in cluster:
+        for root, _, files in os.walk(os.path.join(n.workdir, "data")):
+            for f in files:
+                with open(os.path.join(root, f), "rb") as fh:
+                    blob = fh.read()
+                assert b"PRIVATE KEY" not in blob and b"BEGIN CERTIFICATE" not in blob, f
+
+
+def test_sealed_active_node_leaves_the_cluster_until_unsealed(cluster):
+    """A sealed node drops the cluster keyring: it can neither lead nor replicate, so the
+    unsealed nodes elect a new active node; unsealed again, it catches up."""
+    token = cluster[0].root_token
+    old = leader_of(cluster)
+    r = requests.put(old.addr + "/v1/sys/seal", headers={"X-Vault-Token": token})
+    assert r.status_code == 204, r.text
+    others = [n for n in cluster if n is not old]
+    new = wait(lambda: leader_of(others), timeout=15)
+    assert new is not None
+    assert kv_put(others[0], token, "sealed/k", "while-sealed").status_code == 200
+    assert old.unseal(old.unseal_keys[:3])["sealed"] is False
+    wait(lambda: requests.get(old.addr + "/v1/sys/leader").json().get("leader_address") == new.addr, timeout=15)
+    assert wait(lambda: kv_get(old, token, "sealed/k")) == "while-sealed"
+
+
 def test_kill_leader_while_writing_loses_nothing(cluster):
     token = cluster[0].root_token
     leader = leader_of(cluster)
@@ -330,7 +434,8 @@ def test_restart_all_nodes(cluster):
         assert requests.get(n.addr + "/v1/sys/seal-status").json()["sealed"] is True
     r = requests.get(cluster[0].addr + "/v1/sys/leader")
     assert r.status_code == 503 and "Vault is sealed" in r.text
-    # unseal a quorum only: a sealed leader hands leadership to an unsealed voter
+    # unseal a quorum only: sealed nodes have no cluster certificate, so only unsealed
+    # nodes talk raft and one of them is elected
     quorum = cluster[1:]
     for n in quorum:
         assert n.unseal(cluster[0].unseal_keys[:3])["sealed"] is False

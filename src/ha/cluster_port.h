@@ -1,0 +1,75 @@
+// ClusterPort: the cluster listener (cluster_addr, Vault's 8201) and its client side.
+//
+// Mutual TLS 1.3 only: both ends present a certificate issued from the cluster keyring
+// (cluster_tls.h) and require the peer's to chain to the same CA. Without a keyring
+// (sealed node, not joined yet) the port accepts TCP connections and closes them at once and
+// makes no outgoing connections. Two protocols share the listener, chosen by ALPN:
+//   - "raft_storage_v1": raft. The connecting side sends a frame (magic, raft id, address),
+//     then both directions are relayed between the TLS stream and one end of a socketpair
+//     whose other end is handed to libraft (RaftNode's external transport).
+//   - "req_fw_sb-act_v1": request forwarding from a standby to the active node: plain
+//     HTTP/1.1 requests and responses over the TLS stream (keep-alive), answered by the
+//     handler given to SetForwardHandler.
+//
+// Threading: one I/O thread runs the listener, handshakes and raft relays; each inbound
+// forwarding connection gets its own thread (handlers block). Every public method is
+// thread-safe. Forward() blocks the calling thread.
+// Ownership: callbacks given to the setters must stay valid until Stop() returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "ha/cluster_tls.h"
+#include "http/http_types.h"
+
+namespace tresor::ha {
+
+struct ForwardedResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+class ClusterPort {
+ public:
+  // bind_address: "ip:port" / "[v6]:port" / "host:port" to listen on.
+  ClusterPort(std::string bind_address, std::string node_id);
+  ~ClusterPort();
+  ClusterPort(const ClusterPort&) = delete;
+  ClusterPort& operator=(const ClusterPort&) = delete;
+
+  Status Start();
+  // Closes the listener and every connection and joins the threads. Idempotent.
+  void Stop();
+
+  // Installs the keyring (issues this node's certificate); nullptr forgets it and closes every
+  // open cluster connection (on seal).
+  Status SetKeyring(const ClusterKeyring* k);
+  bool HasKeyring();
+  // The keyring currently installed (for handing it to a joining node).
+  std::optional<ClusterKeyring> Keyring();
+
+  void SetRaftAcceptor(std::function<void(uint64_t raft_id, const std::string& address, int fd)> fn);
+  void SetForwardHandler(http::HttpHandler fn);
+
+  // Raft connection to `peer` ("host:port"): async; `done(fd)` is called once from the I/O
+  // thread with a socket relayed over TLS, or -1.
+  void ConnectRaft(uint64_t my_raft_id, const std::string& my_address, const std::string& peer,
+                   std::function<void(int fd)> done);
+  // One HTTP exchange with the active node's cluster port `peer` ("host:port").
+  Result<ForwardedResponse> Forward(const std::string& peer, const http::HttpRequest& req);
+
+  struct Impl;  // public only so that cluster_port.cc's helpers can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tresor::ha
