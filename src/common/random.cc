@@ -1,20 +1,58 @@
 #include "common/random.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/encoding.h"
 
 namespace tresor {
 
-std::string RandomBytes(size_t n) {
-  std::string out(n, '\0');
-  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), int(n)) != 1) {
+namespace {
+
+void Fill(unsigned char* p, size_t n) {
+  if (n > 0 && RAND_bytes(p, int(n)) != 1) {
     std::fprintf(stderr, "fatal: RAND_bytes failed\n");
     std::abort();
+  }
+}
+
+// Small requests (nonces, ids: several per HTTP request) are served from a per-thread
+// block drawn from the DRBG in one call; each call to RAND_bytes costs more than the bytes.
+// Served bytes are wiped from the block at once, so it never holds used material.
+class SmallPool {
+ public:
+  static constexpr size_t kMax = 64;
+  ~SmallPool() { OPENSSL_cleanse(buf_, sizeof buf_); }
+  void Take(unsigned char* out, size_t n) {
+    if (n > sizeof buf_ - pos_) {
+      Fill(buf_, sizeof buf_);
+      pos_ = 0;
+    }
+    std::memcpy(out, buf_ + pos_, n);
+    OPENSSL_cleanse(buf_ + pos_, n);
+    pos_ += n;
+  }
+
+ private:
+  unsigned char buf_[1024];
+  size_t pos_ = sizeof buf_;
+};
+
+}  // namespace
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  if (n <= SmallPool::kMax) {
+    thread_local SmallPool pool;
+    pool.Take(p, n);
+  } else {
+    Fill(p, n);
   }
   return out;
 }

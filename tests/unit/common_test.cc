@@ -76,6 +76,18 @@ TEST(Json, RefusesWhatNlohmannRefuses) {
   }
 }
 
+TEST(Json, EscapesFoundAtEveryOffsetOfLongStrings) {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac"};
+  for (const auto& sp : specials) {
+    for (size_t pos = 0; pos < 24; ++pos) {
+      std::string v(24, 'a');
+      v.insert(pos, sp);
+      nlohmann::json j = v;
+      EXPECT_EQ(DumpJson(j), j.dump()) << pos;
+    }
+  }
+}
+
 TEST(Json, DepthLimit) {
   std::string deep;
   for (int i = 0; i < 10; ++i) deep += "[";
