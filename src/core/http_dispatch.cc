@@ -321,10 +321,10 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
       req.data[k] = v;
     }
   } else {
-    req.raw_body = hreq.body;
-    std::string ctype = ToLower(hreq.Header("content-type"));
     bool binary = api_path == "sys/storage/raft/snapshot" || api_path == "sys/storage/raft/snapshot-force";
-    if (!binary) {
+    if (binary) {
+      req.raw_body = hreq.body;  // only binary endpoints read it; a JSON body is in req.data
+    } else {
       auto body = http::ParseJsonBody(hreq.body, opts_.max_json_depth);
       if (!body.ok()) return ErrorResponse(body.status());
       req.data = std::move(body).value();

@@ -86,7 +86,7 @@ struct Request {
   std::string mount_type;
   std::string mount_accessor;
   json data = json::object();  // body fields (write) or query parameters (read/list)
-  std::string raw_body;        // the undecoded body, for endpoints that take binary input
+  std::string raw_body;        // the undecoded body; set only for endpoints that take binary input
   std::map<std::string, std::string> headers;  // lower-case names
   std::string client_token;  // as sent; empty if none
   std::shared_ptr<const TokenInfo> token;  // null on unauthenticated paths
