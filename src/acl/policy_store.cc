@@ -106,6 +106,22 @@ std::shared_ptr<const Policy> RootPolicy() {
   return root;
 }
 
+// What a response-wrapping token may do: read the response in its cubbyhole and unwrap.
+std::shared_ptr<const Policy> ResponseWrappingPolicy() {
+  static const auto policy = [] {
+    auto parsed = ParsePolicy("response-wrapping", R"(
+path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+)");
+    return std::shared_ptr<const Policy>(std::make_shared<Policy>(std::move(parsed).value()));
+  }();
+  return policy;
+}
+
 }  // namespace
 
 PolicyStore::PolicyStore(Storage* view) : view_(view) {}
@@ -139,6 +155,7 @@ void PolicyStore::InvalidateLocked() {
 
 Result<std::shared_ptr<const Policy>> PolicyStore::LoadPolicy(const std::string& name) {
   if (name == "root") return RootPolicy();
+  if (name == "response-wrapping") return ResponseWrappingPolicy();
   uint64_t gen;
   {
     std::shared_lock lock(mu_);
@@ -192,9 +209,9 @@ Result<std::shared_ptr<const Acl>> PolicyStore::AclFor(const std::vector<std::st
 }
 
 Result<core::AccessDecision> PolicyStore::Check(const std::vector<std::string>& policies, logical::Operation op,
-                                                const std::string& path, const json& data) {
+                                                const std::string& path, const json& data, int64_t wrap_ttl) {
   ASSIGN_OR_RETURN(auto acl, AclFor(policies));
-  Decision d = acl->Allow(op, path, data);
+  Decision d = acl->Allow(op, path, data, wrap_ttl);
   core::AccessDecision out;
   out.allowed = d.allowed;
   out.sudo = d.sudo;
@@ -216,7 +233,8 @@ Result<std::shared_ptr<const Policy>> PolicyStore::Get(const std::string& raw_na
 Status PolicyStore::Set(const std::string& raw_name, const std::string& text) {
   std::string name = NormalizePolicyName(raw_name);
   RETURN_IF_ERROR(CheckName(name));
-  if (name == "root") return Status::InvalidRequest("cannot update \"root\" policy");
+  if (name == "root" || name == "response-wrapping")
+    return Status::InvalidRequest("cannot update \"" + name + "\" policy");
   ASSIGN_OR_RETURN(auto parsed, ParsePolicy(name, text));
   json j = {{"name", name}, {"raw", text}};
   std::unique_lock lock(mu_);  // serialise writers with cache invalidation
@@ -229,7 +247,8 @@ Status PolicyStore::Set(const std::string& raw_name, const std::string& text) {
 Status PolicyStore::Delete(const std::string& raw_name) {
   std::string name = NormalizePolicyName(raw_name);
   RETURN_IF_ERROR(CheckName(name));
-  if (name == "root") return Status::InvalidRequest("cannot delete \"root\" policy");
+  if (name == "root" || name == "response-wrapping")
+    return Status::InvalidRequest("cannot delete \"" + name + "\" policy");
   if (name == "default") return Status::InvalidRequest("cannot delete \"default\" policy");
   std::unique_lock lock(mu_);
   RETURN_IF_ERROR(view_->Delete(name));

@@ -2,7 +2,8 @@
 //
 // Policies live below the barrier at `<name>` in the view core hands over (sys/policy/).
 // `default` is created on first unseal with Vault's default rules and may be edited but not
-// deleted; `root` is built in, never stored, and can be neither changed nor deleted.
+// deleted; `root` and `response-wrapping` (what a wrapping token holds: read its cubbyhole's
+// `response`, unwrap) are built in, never stored, and can be neither changed nor deleted.
 //
 // Caching: a parsed Policy per name (including "does not exist") and a compiled Acl per
 // sorted policy set, so a request does no parsing and no storage read once warm. Writing or
@@ -36,7 +37,8 @@ class PolicyStore : public core::AccessControl {
 
   // core::AccessControl
   Result<core::AccessDecision> Check(const std::vector<std::string>& policies, logical::Operation op,
-                                     const std::string& path, const nlohmann::json& data) override;
+                                     const std::string& path, const nlohmann::json& data,
+                                     int64_t wrap_ttl = 0) override;
   Result<std::vector<std::string>> Capabilities(const std::vector<std::string>& policies,
                                                 const std::string& path) override;
   Status Load() override;  // after unseal: creates `default` if missing, drops caches

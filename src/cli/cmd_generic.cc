@@ -408,9 +408,44 @@ int Login(CommandEnv& env, const std::vector<std::string>& args) {
   return env.OutputSecret(s);
 }
 
+// vault unwrap [token]: PUT sys/wrapping/unwrap. The token goes in the body unless it is
+// the client token itself (or there is no client token, when it becomes the client token),
+// as the Go client's Logical().Unwrap does.
+int Unwrap(CommandEnv& env, const std::vector<std::string>& args) {
+  FlagSet fs;
+  env.AddHttpFlags(fs);
+  env.AddOutputFlags(fs, true);
+  std::vector<std::string> pos;
+  if (auto rc = env.Parse(fs, args, &pos)) return *rc;
+  if (pos.size() > 1) {
+    env.ui.Error("Too many arguments (expected 0-1, got " + std::to_string(pos.size()) + ")");
+    return 1;
+  }
+  auto c = env.NewClient();
+  if (!c) return 1;
+  client::Request req{.method = "PUT", .path = "/v1/sys/wrapping/unwrap", .body = std::string("null")};
+  if (!pos.empty()) {
+    std::string token(TrimSpace(pos[0]));
+    if (c->config().token.str().empty()) c->SetToken(token);
+    else if (token != c->config().token.str()) req.body = nlohmann::json{{"token", token}}.dump();
+  }
+  auto s = WriteSecret(*c, req);
+  if (!s.ok()) {
+    env.ui.Error(s.status().message());
+    return 2;
+  }
+  if (!s->has_value()) {
+    if (env.Format() == "table") env.ui.Output("Successfully unwrapped. There was no data in the wrapped secret.");
+    return 0;
+  }
+  if (!env.field.empty()) return env.PrintRawField(**s, env.field);
+  return env.OutputSecret(**s);
+}
+
 }  // namespace
 
 void RegisterGenericCommands(std::vector<CommandSpec>* out) {
+  out->push_back({"unwrap", "Unwrap a wrapped secret", Unwrap});
   out->push_back({"read", "Read data and retrieves secrets", Read});
   out->push_back({"write", "Write data, configuration, and secrets", Write});
   out->push_back({"delete", "Delete secrets and configuration", Delete});

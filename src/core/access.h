@@ -24,10 +24,12 @@ class AccessControl {
  public:
   virtual ~AccessControl() = default;
   // May the holder of `policies` perform `op` on `path` (full API path after /v1/) with
-  // request body `data`? Denials and parameter violations come back as allowed=false or a
-  // PermissionDenied/InvalidRequest status.
+  // request body `data`? `wrap_ttl` is the response-wrapping TTL the request asks for
+  // (seconds, 0 = not wrapped), checked against min/max_wrapping_ttl. Denials and parameter
+  // violations come back as allowed=false or a PermissionDenied/InvalidRequest status.
   virtual Result<AccessDecision> Check(const std::vector<std::string>& policies, logical::Operation op,
-                                       const std::string& path, const nlohmann::json& data) = 0;
+                                       const std::string& path, const nlohmann::json& data,
+                                       int64_t wrap_ttl = 0) = 0;
   // Capabilities on `path` for sys/capabilities*: "create", "read", ..., "root", or "deny".
   virtual Result<std::vector<std::string>> Capabilities(const std::vector<std::string>& policies,
                                                         const std::string& path) = 0;
@@ -40,7 +42,7 @@ class AccessControl {
 class RootOnlyAccess : public AccessControl {
  public:
   Result<AccessDecision> Check(const std::vector<std::string>& policies, logical::Operation,
-                               const std::string&, const nlohmann::json&) override {
+                               const std::string&, const nlohmann::json&, int64_t = 0) override {
     for (auto& p : policies)
       if (p == "root") return AccessDecision{true, true};
     return AccessDecision{};

@@ -11,6 +11,7 @@
 #include "common/version.h"
 #include "core/core.h"
 #include "core/envelope.h"
+#include "core/wrapping.h"
 #include "http/json_body.h"
 #include "seal/shamir_seal.h"
 
@@ -333,6 +334,10 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
   req.headers = hreq.headers;
   req.remote_addr = hreq.remote_addr;
   req.client_token = ClientToken(hreq);
+  auto wrap_ttl = wrapping::ParseWrapTtlHeader(hreq);
+  if (!wrap_ttl.ok()) return ErrorResponse(wrap_ttl.status());
+  req.wrap_ttl = *wrap_ttl;
+  if (auto bad = wrapping::VerifyWrappingToken(this, api_path, req)) return std::move(*bad);
 
   auto mount = router_.Match(api_path);
   if (!mount) {
@@ -342,7 +347,7 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
     if (!looked.ok()) return ErrorResponse(looked.status());
     if (!*looked) return ErrorResponse(Status::PermissionDenied());
     if (!(*looked)->IsRoot()) {
-      auto d = access_->Check((*looked)->policies, req.operation, api_path, req.data);
+      auto d = access_->Check((*looked)->policies, req.operation, api_path, req.data, req.wrap_ttl);
       if (!d.ok()) return ErrorResponse(d.status());
       if (!d->allowed) return ErrorResponse(Status::PermissionDenied());
     }
@@ -377,9 +382,16 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
   if (!unauth) {
     bool needs_sudo = framework::MatchesSpecialPath(special.root, req.path);
     if (!te->IsRoot()) {
-      auto d = access_->Check(te->policies, req.operation, api_path, req.data);
+      auto d = access_->Check(te->policies, req.operation, api_path, req.data, req.wrap_ttl);
       if (!d.ok()) return ErrorResponse(d.status());
       if (!d->allowed || (needs_sudo && !d->sudo)) return ErrorResponse(Status::PermissionDenied());
+      if (req.operation == Operation::kList) {
+        // A recursive listing descends only into folders the caller may list itself.
+        req.can_list = [this, &te, &req](const std::string& rel) {
+          auto sub = access_->Check(te->policies, Operation::kList, req.mount_point + rel, json::object());
+          return sub.ok() && sub->allowed;
+        };
+      }
     }
     auto used = tokens_->UseToken(*te);
     if (!used.ok()) return ErrorResponse(used.status());
@@ -403,6 +415,7 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
   if (resp && resp->secret && resp->secret->leased && resp->secret->lease_id.empty()) {
     resp->secret->lease_id = api_path + "/" + RandomBase62(24);
   }
+  if (req.wrap_ttl > 0 && resp && !resp->raw) return wrapping::WrapResponse(this, req, api_path, *resp);
   return RenderLogical(resp.get(), req.operation, api_path, req.request_id);
 }
 

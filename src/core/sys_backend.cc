@@ -4,7 +4,7 @@ namespace tresor::core {
 
 SysBackend::SysBackend(Core* core) {
   std::vector<framework::Path> paths;
-  for (auto* group : {&SysMountPaths, &SysKeyPaths, &SysCapabilitiesPaths, &SysPolicyPaths}) {
+  for (auto* group : {&SysMountPaths, &SysKeyPaths, &SysCapabilitiesPaths, &SysPolicyPaths, &SysWrappingPaths}) {
     auto more = (*group)(core);
     paths.insert(paths.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
@@ -13,7 +13,7 @@ SysBackend::SysBackend(Core* core) {
   sp.root = {"auth/*", "remount", "rotate", "seal", "step-down", "raw", "raw/*", "audit", "audit/*",
              "leases/revoke-prefix/*", "leases/revoke-force/*", "leases/lookup/*",
              "storage/raft/snapshot-auto/config/*"};
-  sp.unauthenticated = {"internal/ui/mounts", "internal/ui/mounts/*", "storage/raft/bootstrap/challenge",
+  sp.unauthenticated = {"internal/ui/mounts", "internal/ui/mounts/*", "wrapping/lookup", "storage/raft/bootstrap/challenge",
                         "storage/raft/bootstrap/answer"};
   SetSpecialPaths(std::move(sp));
 }

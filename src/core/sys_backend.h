@@ -24,5 +24,6 @@ std::vector<framework::Path> SysMountPaths(Core* core);         // sys_mounts.cc
 std::vector<framework::Path> SysKeyPaths(Core* core);           // sys_keys.cc
 std::vector<framework::Path> SysCapabilitiesPaths(Core* core);  // sys_capabilities.cc
 std::vector<framework::Path> SysPolicyPaths(Core* core);        // sys_policy.cc
+std::vector<framework::Path> SysWrappingPaths(Core* core);      // wrapping.cc
 
 }  // namespace tresor::core

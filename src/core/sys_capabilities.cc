@@ -17,7 +17,7 @@ namespace {
 Result<ResponsePtr> CapabilitiesFor(Core* core, const std::vector<std::string>& policies, FieldData& d) {
   std::vector<std::string> paths = d.GetStrings("paths");
   if (paths.empty()) paths = d.GetStrings("path");
-  if (paths.empty()) return Status::InvalidRequest("missing paths");
+  if (paths.empty()) return Status::InvalidRequest("paths must be supplied");
   json data = json::object();
   for (auto& p : paths) {
     std::string path = p;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,6 +100,13 @@ struct Request {
   // TTL bounds in force for this mount (seconds), resolved by core.
   int64_t mount_default_ttl = 0;
   int64_t mount_max_ttl = 0;
+  // The X-Vault-Wrap-TTL the caller asked for (seconds; 0 = the response is not wrapped).
+  // Core does the wrapping; only sys/wrapping/wrap needs to look at it.
+  int64_t wrap_ttl = 0;
+  // For recursive listings: may the caller LIST the folder `path` (relative to the mount,
+  // ending in '/')? Set by core from the caller's ACL; null when every folder may be listed
+  // (root tokens). Valid for the duration of the call only.
+  std::function<bool(const std::string& path)> can_list;
 };
 
 struct Response {

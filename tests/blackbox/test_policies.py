@@ -197,8 +197,8 @@ def test_dot_segments_are_redirected_to_the_clean_path(srv, reader):
 ])
 def test_trailing_slash_and_case_do_not_escape_policy(srv, reader, raw_path):
     status, body, visited = follow(srv, "GET", raw_path, token=reader)
-    # Refused (403) or simply not there (404) -- never the secret.
-    assert status in (403, 404), (visited, status, body)
+    # As in Vault: 403 on a path no policy grants, whatever its case -- never the secret.
+    assert status == 403, (visited, status, body)
     assert "private" not in str(body) and "other" not in str(body)
 
 
@@ -211,6 +211,39 @@ def test_list_does_not_see_past_more_specific_deny(srv, reader):
     assert forbidden(api(srv, "GET", "secret/metadata/private/", token=reader, params={"list": "true"}))
     status, _, _ = follow(srv, "LIST", "/v1/secret/metadata/public/../private/", token=reader)
     assert status == 403
+
+
+def test_recursive_list_does_not_see_past_more_specific_deny(srv, reader):
+    for path in ["public/deep/c", "private/deeper/d", "zz/top"]:
+        put_secret(srv, path, {"v": "x"})
+    r = api(srv, "LIST", "secret/metadata/", token=reader, params={"recursive": "true"})
+    assert r.status_code == 200, r.text
+    keys = r.json()["data"]["keys"]
+    assert {"public/a", "public/deep/c", "zz/top", "exact"} <= set(keys)
+    assert not [k for k in keys if k.startswith("private")], keys
+    # Paging resumes correctly around the hidden folder ("private/" sorts before "public/").
+    r = api(srv, "LIST", "secret/metadata/", token=reader, params={"recursive": "true", "limit": "2", "after": "private"})
+    assert r.json()["data"]["keys"] == ["public/a", "public/deep/c"]
+    # Root (and any caller allowed to list the sub-folder) still sees every name.
+    r = api(srv, "LIST", "secret/metadata/", params={"recursive": "true"})
+    assert {"private/b", "private/deeper/d"} <= set(r.json()["data"]["keys"])
+    # The same on a KV v1 mount and in the caller's cubbyhole.
+    assert api(srv, "POST", "sys/mounts/kvone", body={"type": "kv", "options": {"version": "1"}}).status_code == 204
+    for path in ["open/a", "hidden/b", "hidden/sub/c"]:
+        assert api(srv, "PUT", f"kvone/{path}", body={"v": "x"}).status_code == 204
+    write_policy(srv, "kvone-lister", '''
+path "kvone/*" { capabilities = ["list"] }
+path "kvone/hidden/*" { capabilities = ["deny"] }
+path "cubbyhole/*" { capabilities = ["create", "update", "list"] }
+path "cubbyhole/secret/*" { capabilities = ["create", "update"] }
+''')
+    tok = token_with(srv, "kvone-lister")
+    r = api(srv, "GET", "kvone/", token=tok, params={"list": "true", "recursive": "true"})
+    assert r.status_code == 200 and r.json()["data"]["keys"] == ["open/a"], r.text
+    for path in ["mine/a", "secret/b"]:
+        assert api(srv, "PUT", f"cubbyhole/{path}", token=tok, body={"v": "x"}).status_code == 204
+    r = api(srv, "LIST", "cubbyhole/", token=tok, params={"recursive": "true"})
+    assert r.status_code == 200 and r.json()["data"]["keys"] == ["mine/a"], r.text
 
 
 def test_parameter_constraints(srv):

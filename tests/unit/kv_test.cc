@@ -19,6 +19,7 @@ using json = nlohmann::json;
 
 class KvFixture {
  public:
+  std::function<bool(const std::string&)> can_list;  // the caller's ACL, for recursive LIST
   explicit KvFixture(const std::string& version) {
     framework::BackendConfig cfg;
     cfg.storage = &storage;
@@ -39,6 +40,7 @@ class KvFixture {
     r.mount_point = "secret/";
     r.request_id = "req-1";
     r.mount_default_ttl = 0;
+    r.can_list = can_list;
     return backend->HandleRequest(r);
   }
   // The response must be a success with a body.
@@ -324,7 +326,7 @@ TEST(KvV2, MaxVersionsPruning) {
   EXPECT_EQ(m["oldest_version"], 11);
   EXPECT_EQ(m["versions"].size(), 3u);
   // The pruned records are gone from storage too: only 3 version records remain.
-  auto all = ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true});
+  auto all = ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true, nullptr});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
 
@@ -335,7 +337,7 @@ TEST(KvV2, MaxVersionsPruning) {
   EXPECT_EQ(m["versions"].size(), 1u);
   EXPECT_EQ(m["oldest_version"], 14);
   EXPECT_EQ(m["max_versions"], 1);
-  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true})->size(), 1u);
+  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true, nullptr})->size(), 1u);
 
   // Vault's oldest_version bookkeeping for a fresh key with max 2.
   kv.Nil(Operation::kUpdate, "metadata/q", {{"max_versions", 2}});
@@ -386,9 +388,9 @@ TEST(KvV2, DeleteUndeleteDestroy) {
 
   // destroy/ removes the data for good.
   EXPECT_EQ(kv.Err(Operation::kUpdate, "destroy/d"), "no version number provided");
-  size_t before = ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true})->size();
+  size_t before = ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true, nullptr})->size();
   kv.Nil(Operation::kUpdate, "destroy/d", {{"versions", json::array({1, 3})}});
-  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true})->size(), before - 2);
+  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true, nullptr})->size(), before - 2);
   body = kv.NotFoundBody(Operation::kRead, "data/d");
   EXPECT_EQ(body["data"]["metadata"]["destroyed"], true);
   json m = kv.Ok(Operation::kRead, "metadata/d");
@@ -508,7 +510,7 @@ TEST(KvV2, Metadata) {
   kv.Nil(Operation::kDelete, "metadata/m");
   kv.Nil(Operation::kRead, "metadata/m");
   kv.Nil(Operation::kRead, "data/m");
-  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true})->size(), 0u);
+  EXPECT_EQ(ListKeys(&kv.storage, "ver/", "", ListParams{"", -1, true, nullptr})->size(), 0u);
   kv.Nil(Operation::kDelete, "metadata/m");
   // A recreated key starts again at version 1.
   EXPECT_EQ(kv.Ok(Operation::kUpdate, "data/m", {{"data", {{"a", 1}}}})["version"], 1);
@@ -536,6 +538,37 @@ TEST(KvV2, MetadataListPaginationAndScan) {
   EXPECT_EQ(kv.Ok(Operation::kList, "metadata/")["keys"], json({"app/", "root", "zeta/"}));
   kv.Nil(Operation::kDelete, "metadata/root");
   EXPECT_EQ(kv.Ok(Operation::kList, "metadata/")["keys"], json({"app/", "zeta/"}));
+}
+
+TEST(KvV2, RecursiveListSkipsRefusedFolders) {
+  KvFixture kv("2");
+  for (std::string k : {"a", "hide/x", "hide/deep/y", "open/b", "open/hide/c", "z"})
+    kv.Ok(Operation::kUpdate, "data/" + k, {{"data", {{"k", k}}}});
+  std::vector<std::string> asked;
+  ListParams p{"", -1, true, [&](const std::string& rel) {
+                 asked.push_back(rel);
+                 return rel != "hide/" && rel != "open/hide/";
+               }};
+  auto keys = ListKeys(&kv.storage, "meta/", "", p);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, (std::vector<std::string>{"a", "open/b", "z"}));
+  // Refused folders are not entered, so nothing below them is even asked about.
+  EXPECT_EQ(asked, (std::vector<std::string>{"hide/", "open/", "open/hide/"}));
+  // Paging continues across a refused folder.
+  p.after = "a";
+  p.limit = 1;
+  EXPECT_EQ(*ListKeys(&kv.storage, "meta/", "", p), (std::vector<std::string>{"open/b"}));
+  // Through the backend: the request's can_list sees mount-relative API paths.
+  KvFixture kv2("2");
+  for (std::string k : {"app/db", "app/secret/k", "top"})
+    kv2.Ok(Operation::kUpdate, "data/" + k, {{"data", {{"k", k}}}});
+  std::vector<std::string> paths;
+  kv2.can_list = [&](const std::string& path) {
+    paths.push_back(path);
+    return path != "metadata/app/secret/";
+  };
+  EXPECT_EQ(kv2.Ok(Operation::kList, "metadata/", {{"recursive", "true"}})["keys"], json({"app/db", "top"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"metadata/app/", "metadata/app/secret/"}));
 }
 
 TEST(KvV2, Subkeys) {

@@ -74,7 +74,9 @@ class CubbyholeBackend : public framework::FrameworkBackend {
     p.operations[Operation::kList] = [](Request& r, FieldData& d) -> Result<ResponsePtr> {
       ASSIGN_OR_RETURN(std::string folder, Folder(r));
       ASSIGN_OR_RETURN(kv::ListParams lp, kv::ParseListParams(r.data));
-      ASSIGN_OR_RETURN(auto keys, kv::ListKeys(r.storage, folder, kv::DirPath(d.GetString("path")), lp));
+      const std::string dir = kv::DirPath(d.GetString("path"));
+      if (r.can_list) lp.may_descend = [&](const std::string& rel) { return r.can_list(dir + rel); };
+      ASSIGN_OR_RETURN(auto keys, kv::ListKeys(r.storage, folder, dir, lp));
       return framework::ListResponse(keys);
     };
     p.exists = [](Request& r, FieldData& d) -> Result<bool> {

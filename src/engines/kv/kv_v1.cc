@@ -39,7 +39,9 @@ class KvV1Backend : public framework::FrameworkBackend {
     };
     p.operations[Operation::kList] = [](Request& r, FieldData& d) -> Result<ResponsePtr> {
       ASSIGN_OR_RETURN(ListParams lp, ParseListParams(r.data));
-      ASSIGN_OR_RETURN(auto keys, ListKeys(r.storage, "", DirPath(d.GetString("path")), lp));
+      const std::string dir = DirPath(d.GetString("path"));
+      if (r.can_list) lp.may_descend = [&](const std::string& rel) { return r.can_list(dir + rel); };
+      ASSIGN_OR_RETURN(auto keys, ListKeys(r.storage, "", dir, lp));
       return framework::ListResponse(keys);
     };
     p.exists = [](Request& r, FieldData& d) -> Result<bool> {

@@ -286,7 +286,9 @@ class KvV2Backend : public framework::FrameworkBackend {
     meta.operations[Operation::kDelete] = [this](Request& r, FieldData& d) { return MetadataDelete(r, d); };
     meta.operations[Operation::kList] = [](Request& r, FieldData& d) -> Result<ResponsePtr> {
       ASSIGN_OR_RETURN(ListParams lp, ParseListParams(r.data));
-      ASSIGN_OR_RETURN(auto keys, ListKeys(r.storage, "meta/", DirPath(d.GetString("path")), lp));
+      const std::string dir = DirPath(d.GetString("path"));
+      if (r.can_list) lp.may_descend = [&](const std::string& rel) { return r.can_list("metadata/" + dir + rel); };
+      ASSIGN_OR_RETURN(auto keys, ListKeys(r.storage, "meta/", dir, lp));
       return framework::ListResponse(keys);
     };
     meta.exists = [](Request& r, FieldData& d) { return Exists(r, d); };

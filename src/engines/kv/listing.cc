@@ -54,6 +54,7 @@ Status Walk(Storage* storage, const std::string& root, const std::string& rel, c
       if (p.limit > 0 && out->size() >= static_cast<size_t>(p.limit)) return Status::Ok();
       std::string path = rel + child;
       if (!child.empty() && child.back() == '/') {
+        if (p.may_descend && !p.may_descend(path)) continue;  // e.g. a more specific ACL deny
         RETURN_IF_ERROR(Walk(storage, root, path, p, out));
       } else if (p.after.empty() || path > p.after) {
         out->push_back(std::move(path));

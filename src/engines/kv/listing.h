@@ -5,6 +5,7 @@
 // Pure functions over a Storage; thread-safe if the Storage is.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct ListParams {
   std::string after;       // exclusive lower bound (a name as a previous page returned it)
   int limit = -1;          // at most this many keys; -1 = all
   bool recursive = false;  // every leaf below the folder, as paths relative to it
+  // Recursive only: whether to descend into sub-folder `rel` (relative to the listed
+  // folder, ending in '/'); names below a refused folder are left out. Null: all.
+  std::function<bool(const std::string& rel)> may_descend;
 };
 
 // Reads `after`, `limit` and `recursive` from request data (query strings from HTTP, or
