@@ -154,6 +154,21 @@ Result<std::optional<token::TokenEntry>> ConsumeThirdParty(Core* core, const std
   return te;
 }
 
+// The cubbyhole of the wrapping token that unwrap/rewrap names, spending its single use
+// when it was passed in the body (as the client token, the pipeline already spent it).
+Result<Cubby> ConsumedCubby(Core* core, const Request& req, const Named& n) {
+  std::string cubby_id;
+  if (n.third_party) {
+    ASSIGN_OR_RETURN(auto te, ConsumeThirdParty(core, n.token));
+    if (!te) return Status::InvalidRequest(kInvalidToken);
+    cubby_id = te->cubbyhole_id;
+  } else {
+    if (!req.token || !IsWrappingToken(req.token->policies)) return Status::InvalidRequest(kInvalidToken);
+    cubby_id = req.token->cubbyhole_id;
+  }
+  return CubbyFor(core, cubby_id, n.token);
+}
+
 }  // namespace
 
 Result<int64_t> ParseWrapTtlHeader(const http::HttpRequest& req) {
@@ -228,16 +243,7 @@ std::vector<Path> SysWrappingPaths(Core* core) {
   unwrap.fields = token_field;
   unwrap.operations[Operation::kUpdate] = [core](Request& req, FieldData&) -> Result<ResponsePtr> {
     ASSIGN_OR_RETURN(Named n, NamedToken(req));
-    std::string cubby_id;
-    if (n.third_party) {
-      ASSIGN_OR_RETURN(auto te, ConsumeThirdParty(core, n.token));
-      if (!te) return Status::InvalidRequest(kInvalidToken);
-      cubby_id = te->cubbyhole_id;
-    } else {
-      if (!req.token || !IsWrappingToken(req.token->policies)) return Status::InvalidRequest(kInvalidToken);
-      cubby_id = req.token->cubbyhole_id;
-    }
-    ASSIGN_OR_RETURN(Cubby c, CubbyFor(core, cubby_id, n.token));
+    ASSIGN_OR_RETURN(Cubby c, ConsumedCubby(core, req, n));
     auto stored = ReadStored(c);
     if (n.third_party) {
       // Single use: gone whether or not the read worked (the client token is revoked by
@@ -283,16 +289,7 @@ std::vector<Path> SysWrappingPaths(Core* core) {
   rewrap.fields = token_field;
   rewrap.operations[Operation::kUpdate] = [core](Request& req, FieldData&) -> Result<ResponsePtr> {
     ASSIGN_OR_RETURN(Named n, NamedToken(req));
-    std::string cubby_id;
-    if (n.third_party) {
-      ASSIGN_OR_RETURN(auto te, ConsumeThirdParty(core, n.token));
-      if (!te) return Status::InvalidRequest(kInvalidToken);
-      cubby_id = te->cubbyhole_id;
-    } else {
-      if (!req.token || !IsWrappingToken(req.token->policies)) return Status::InvalidRequest(kInvalidToken);
-      cubby_id = req.token->cubbyhole_id;
-    }
-    ASSIGN_OR_RETURN(Cubby c, CubbyFor(core, cubby_id, n.token));
+    ASSIGN_OR_RETURN(Cubby c, ConsumedCubby(core, req, n));
     auto stored = ReadStored(c);
     Status failed = stored.ok() ? Status::Ok() : stored.status();
     json info;
