@@ -16,9 +16,4 @@ function init(args)
   prefix = tostring(math.random(1, 1000000000))
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status))
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "../lib/result.lua")  -- done(): the RESULT line

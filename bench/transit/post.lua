@@ -14,9 +14,4 @@ wrk.headers["Content-Type"] = "application/json"
 
 -- No response() callback: wrk would then parse every body in Lua on the same two cores.
 -- Non-2xx answers are still counted (summary.errors.status -> non2xx).
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status))
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "../lib/result.lua")  -- done(): the RESULT line
