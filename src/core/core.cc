@@ -16,6 +16,7 @@
 #include "auth/token/token_backend.h"
 #include "http/json_body.h"
 #include "seal/shamir_seal.h"
+#include "common/thread_name.h"
 
 namespace tresor::core {
 
@@ -67,7 +68,10 @@ Core::Core(std::unique_ptr<Storage> physical, CoreOptions opts, std::shared_ptr<
       if (!st.ok()) LOG_WARN("core: cannot destroy a revoked token's cubbyhole: {}", st.ToString());
     }
   });
-  periodic_ = std::thread([this] { PeriodicLoop(); });
+  periodic_ = std::thread([this] {
+    SetThreadName("core-periodic");
+    PeriodicLoop();
+  });
 }
 
 Core::~Core() {

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "http/url.h"
+#include "common/thread_name.h"
 
 namespace tresor::ha {
 
@@ -188,6 +189,7 @@ struct ClusterPort::Impl : std::enable_shared_from_this<Impl> {
           ++self->fw_threads;
         }
         std::thread([self, s, fd] {
+          SetThreadName("cluster-fwd");
           self->ServeForward(s, fd);
           std::lock_guard l(self->mu);
           if (--self->fw_threads == 0) self->fw_cv.notify_all();
@@ -415,7 +417,10 @@ Status ClusterPort::Start() {
   if (ec) return Status::Unavailable("cannot listen on the cluster address " + impl_->bind + ": " + ec.message());
   impl_->work.emplace(net::make_work_guard(impl_->ioc));
   impl_->DoAccept();
-  impl_->io = std::thread([impl = impl_] { impl->ioc.run(); });
+  impl_->io = std::thread([impl = impl_] {
+    SetThreadName("cluster-io");
+    impl->ioc.run();
+  });
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@
 #include "ha/ha_util.h"
 #include "raft/raft_fsm.h"
 #include "seal/shamir_seal.h"
+#include "common/thread_name.h"
 
 namespace tresor::ha {
 
@@ -172,7 +173,10 @@ Status RaftHa::Start() {
     port_->SetForwardHandler([core](http::HttpRequest& req) { return core->HandleHttp(req); });
   }
   if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
-  autopilot_thread_ = std::thread([this] { AutopilotLoop(); });
+  autopilot_thread_ = std::thread([this] {
+    SetThreadName("autopilot");
+    AutopilotLoop();
+  });
   if (!opts_.retry_join.empty() && !node_->HasExistingState()) {
     retry_thread_ = std::thread([this] { RetryJoinLoop(); });
   }

@@ -21,6 +21,7 @@
 #include "common/strings.h"
 #include "http/url.h"
 #include "http/worker_pool.h"
+#include "common/thread_name.h"
 
 namespace tresor::http {
 namespace {
@@ -738,7 +739,10 @@ Status HttpServer::Start() {
     LOG_INFO("http: listening on {}", EndpointString(l->bound()));
   }
   for (std::size_t i = 0; i < m.options.io_threads; ++i) {
-    m.io_threads.emplace_back([&m] { m.ioc->run(); });
+    m.io_threads.emplace_back([&m] {
+      SetThreadName("http-io");
+      m.ioc->run();
+    });
   }
   return Status::Ok();
 }

@@ -1,4 +1,5 @@
 #include "http/worker_pool.h"
+#include "common/thread_name.h"
 
 #include <cassert>
 
@@ -7,7 +8,10 @@ namespace tresor::http {
 WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
   assert(threads >= 1 && max_queued >= 1);
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] {
+      SetThreadName("http-worker");
+      Run();
+    });
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }

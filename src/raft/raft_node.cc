@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "raft/raft_shim.h"
+#include "common/thread_name.h"
 
 namespace tresor::raft {
 
@@ -158,6 +159,7 @@ tresor::Status RaftNode::Init(LmdbStore* store) {
   uv_timer_init(loop_.get(), timer_.get());
   timer_->data = this;
   ev_thread_ = std::thread([this] {
+    SetThreadName("raft-events");
     for (;;) {
       RaftEvent ev;
       std::function<void(RaftEvent)> cb;
@@ -172,7 +174,10 @@ tresor::Status RaftNode::Init(LmdbStore* store) {
       if (cb) cb(ev);
     }
   });
-  thread_ = std::thread([this] { LoopMain(); });
+  thread_ = std::thread([this] {
+    SetThreadName("raft-loop");
+    LoopMain();
+  });
 
   unsigned election = opts_.election_timeout_ms, heartbeat = opts_.heartbeat_timeout_ms;
   unsigned de, dh;

@@ -1,4 +1,5 @@
 #include "storage/file_storage.h"
+#include "common/thread_name.h"
 
 #include <openssl/crypto.h>
 
@@ -20,7 +21,10 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const FileStorageOptions&
 }
 
 FileStorage::FileStorage(std::unique_ptr<LmdbStore> store) : store_(std::move(store)) {
-  writer_ = std::thread([this] { WriterLoop(); });
+  writer_ = std::thread([this] {
+    SetThreadName("storage-writer");
+    WriterLoop();
+  });
 }
 
 FileStorage::~FileStorage() {
