@@ -2,11 +2,13 @@
 
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "raft/raft_shim.h"
 
 namespace tresor::raft {
@@ -295,7 +297,10 @@ Result<std::unique_ptr<RaftFsm>> RaftFsm::Open(LmdbStore* store) {
   f->durable_ = f->enqueued_ = ParseU64(idx);
   f->durable_term_ = ParseU64(term);
   if (nodes) f->registry_ = ParseRegistry(*nodes);
-  f->writer_ = std::thread([p = f.get()] { p->WriterLoop(); });
+  f->writer_ = std::thread([p = f.get()] {
+    SetThreadName("raft-fsm");
+    p->WriterLoop();
+  });
   return f;
 }
 
@@ -531,6 +536,7 @@ int RaftFsm::Capture() {
 
 int RaftFsm::Serialize(void** buf, size_t* len) {
   if (!capture_) return TR_RAFT_INVALID;
+  auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<LmdbStore::Snapshot> snap = std::move(capture_);
   auto idx = snap->GetMeta(kMetaIndex);
   auto term = snap->GetMeta(kMetaTerm);
@@ -551,6 +557,10 @@ int RaftFsm::Serialize(void** buf, size_t* len) {
     return TR_RAFT_IOERR;
   }
   *buf = b.Release(len);
+  // libraft 0.22 calls this on its loop thread: the time here stalls replication.
+  char tn[16] = {}; pthread_getname_np(pthread_self(), tn, sizeof tn);
+  LOG_INFO("raft: snapshot at index {}: {} bytes serialised in {} ms on {}", index, *len,
+           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(), tn);
   std::lock_guard<std::mutex> l(mu_);
   snapshot_index_ = index;
   return 0;
