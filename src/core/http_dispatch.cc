@@ -362,7 +362,7 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
   req.mount_default_ttl = mount->system_view->DefaultLeaseTTL();
   req.mount_max_ttl = mount->system_view->MaxLeaseTTL();
 
-  auto special = mount->backend->special_paths();
+  const auto& special = mount->backend->special_paths();
   bool unauth = framework::MatchesSpecialPath(special.unauthenticated, req.path);
   std::optional<token::TokenEntry> te;
   if (!req.client_token.empty() || !unauth) {

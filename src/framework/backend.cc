@@ -63,9 +63,21 @@ const FrameworkBackend::Compiled* FrameworkBackend::Match(const std::string& pat
   return nullptr;
 }
 
+const FrameworkBackend::Compiled* FrameworkBackend::MatchOnce(Request& req,
+                                                              std::map<std::string, std::string>* captures) const {
+  auto& m = req.route_match;
+  if (m && m->owner == this && m->path == req.path) {
+    *captures = m->captures;
+    return static_cast<const Compiled*>(m->route);
+  }
+  const Compiled* c = Match(req.path, captures);
+  if (c) m = Request::RouteMatch{this, c, req.path, *captures};
+  return c;
+}
+
 Result<std::optional<bool>> FrameworkBackend::Exists(Request& req) {
   std::map<std::string, std::string> captures;
-  const Compiled* c = Match(req.path, &captures);
+  const Compiled* c = MatchOnce(req, &captures);
   if (!c) return Status::UnsupportedPath();
   if (!c->path.exists) return std::optional<bool>();
   FieldData fd(&c->path.fields, req.data, std::move(captures));
@@ -75,7 +87,7 @@ Result<std::optional<bool>> FrameworkBackend::Exists(Request& req) {
 
 Result<ResponsePtr> FrameworkBackend::HandleRequest(Request& req) {
   std::map<std::string, std::string> captures;
-  const Compiled* c = Match(req.path, &captures);
+  const Compiled* c = MatchOnce(req, &captures);
   if (!c) return Status::UnsupportedPath();
   const auto& ops = c->path.operations;
   auto it = ops.find(req.operation);

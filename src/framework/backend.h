@@ -79,7 +79,11 @@ class Backend {
   // (then a write is an update), error for unknown paths.
   virtual Result<std::optional<bool>> Exists(Request& req) = 0;
   virtual Result<ResponsePtr> HandleRequest(Request& req) = 0;
-  virtual SpecialPaths special_paths() const { return {}; }
+  // Asked on every request: return a member, not a fresh copy.
+  virtual const SpecialPaths& special_paths() const {
+    static const SpecialPaths kNone;
+    return kNone;
+  }
 
   // Lease hooks for dynamic secrets this backend issued (req.secret set).
   virtual Result<ResponsePtr> RenewSecret(Request& req) {
@@ -102,7 +106,7 @@ class FrameworkBackend : public Backend {
 
   void SetPaths(std::vector<Path> paths);
   void SetSpecialPaths(SpecialPaths sp) { special_ = std::move(sp); }
-  SpecialPaths special_paths() const override { return special_; }
+  const SpecialPaths& special_paths() const override { return special_; }
 
   Result<std::optional<bool>> Exists(Request& req) override;
   Result<ResponsePtr> HandleRequest(Request& req) override;
@@ -115,6 +119,8 @@ class FrameworkBackend : public Backend {
     std::vector<std::string> group_names;
   };
   const Compiled* Match(const std::string& path, std::map<std::string, std::string>* captures) const;
+  // Match() once per request: Exists() leaves its match in req.route_match for HandleRequest().
+  const Compiled* MatchOnce(Request& req, std::map<std::string, std::string>* captures) const;
 
   std::vector<Compiled> paths_;
   SpecialPaths special_;

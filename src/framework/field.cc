@@ -108,7 +108,7 @@ Result<json> ConvertField(FieldType type, const json& raw) {
       if (type == FieldType::kLowerCaseString) s = ToLower(s);
       if (type == FieldType::kNameString && !s.empty() && !IsGenericName(s))
         return Fail("invalid name '" + s + "'");
-      return json(s);
+      return json(std::move(s));
     }
     case FieldType::kInt: {
       ASSIGN_OR_RETURN(int64_t v, ToInt(raw));
@@ -207,6 +207,8 @@ Status FieldData::Validate() const {
       if (field.required) return Status::InvalidRequest("missing required field '" + name + "'");
       continue;
     }
+    // Valid as sent; converting would only copy (bodies carry kilobytes of base64 here).
+    if ((field.type == FieldType::kString && v->is_string()) || field.type == FieldType::kRaw) continue;
     auto r = ConvertField(field.type, *v);
     if (!r.ok()) {
       return Status::InvalidRequest(r.status().message() + " (field '" + name + "')");
@@ -241,6 +243,11 @@ std::optional<json> FieldData::GetOk(const std::string& name) const {
 bool FieldData::Has(const std::string& name) const { return Lookup(name) != nullptr; }
 
 std::string FieldData::GetString(const std::string& name) const {
+  if (schema_) {  // the common case, a string sent as a string: one copy, no conversion
+    auto it = schema_->find(name);
+    const json* raw = it != schema_->end() && it->second.type == FieldType::kString ? Lookup(name) : nullptr;
+    if (raw && raw->is_string()) return raw->get<std::string>();
+  }
   json v = Get(name);
   return v.is_string() ? v.get<std::string>() : (v.is_null() ? "" : v.dump());
 }

@@ -107,6 +107,15 @@ struct Request {
   // ending in '/')? Set by core from the caller's ACL; null when every folder may be listed
   // (root tokens). Valid for the duration of the call only.
   std::function<bool(const std::string& path)> can_list;
+  // A backend's path match kept between its Exists() and HandleRequest() calls for this
+  // request, so the path is matched once. Owned and read only by that backend.
+  struct RouteMatch {
+    const void* owner = nullptr;  // the backend that matched
+    const void* route = nullptr;  // its compiled path
+    std::string path;             // the path it matched (a handler may not change it)
+    std::map<std::string, std::string> captures;
+  };
+  std::optional<RouteMatch> route_match;
 };
 
 struct Response {
