@@ -73,19 +73,40 @@ HmacKey::HmacKey(HashAlg alg, std::string_view key) {
   if (EVP_MAC_init(ctx_, k, key.size(), params) != 1) Fatal("EVP_MAC_init");
 }
 
-HmacKey::~HmacKey() { EVP_MAC_CTX_free(ctx_); }
+HmacKey::~HmacKey() {
+  for (EVP_MAC_CTX* c : pool_) EVP_MAC_CTX_free(c);
+  EVP_MAC_CTX_free(ctx_);
+}
 
 std::string HmacKey::Sign(std::string_view data) const {
-  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(ctx_);
-  if (!c) Fatal("EVP_MAC_CTX_dup");
+  EVP_MAC_CTX* c = nullptr;
+  {
+    std::lock_guard l(pool_mu_);
+    if (!pool_.empty()) {
+      c = pool_.back();
+      pool_.pop_back();
+    }
+  }
+  // A fresh copy is keyed and ready; a pooled one is re-armed with the key it holds.
+  if (!c) {
+    c = EVP_MAC_CTX_dup(ctx_);
+    if (!c) Fatal("EVP_MAC_CTX_dup");
+  } else if (EVP_MAC_init(c, nullptr, 0, nullptr) != 1) {
+    Fatal("EVP_MAC_init");
+  }
   std::string out(EVP_MAX_MD_SIZE, '\0');
   size_t len = 0;
   if (EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
       EVP_MAC_final(c, reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) != 1) {
     Fatal("HMAC");
   }
-  EVP_MAC_CTX_free(c);
   out.resize(len);
+  std::lock_guard l(pool_mu_);
+  if (pool_.size() < 64) {
+    pool_.push_back(c);
+  } else {
+    EVP_MAC_CTX_free(c);
+  }
   return out;
 }
 

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -27,8 +29,10 @@ inline std::string HmacSha256(std::string_view key, std::string_view data) {
 
 // An HMAC key set up once for many messages: the token store salts every request's token
 // with one key, and keying OpenSSL's HMAC afresh each time cost more than the hash.
-// Sign() is const and may be called from many threads at once; each call works on a copy
-// of the keyed context. The key material is cleared by OpenSSL when this is destroyed.
+// Sign() is const and may be called from many threads at once; each call borrows a keyed
+// context from a small pool (copying one per call was most of the cost) and re-arms it with
+// the key it already holds. Every context, pooled or not, belongs to this object; OpenSSL
+// clears their key material when this is destroyed.
 class HmacKey {
  public:
   HmacKey(HashAlg alg, std::string_view key);
@@ -38,7 +42,9 @@ class HmacKey {
   std::string Sign(std::string_view data) const;
 
  private:
-  ::evp_mac_ctx_st* ctx_;  // keyed, never updated itself
+  ::evp_mac_ctx_st* ctx_;  // keyed, never updated itself: the template for pooled copies
+  mutable std::mutex pool_mu_;
+  mutable std::vector<::evp_mac_ctx_st*> pool_;  // idle keyed copies; guarded by pool_mu_
 };
 
 // RFC 5869 HKDF-SHA256 (extract then expand) giving `length` bytes (at most 255*32).

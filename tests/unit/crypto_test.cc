@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/encoding.h"
@@ -259,6 +261,31 @@ TEST(Hash, HmacSha256Rfc4231) {
             "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
   EXPECT_EQ(HexEncode(HmacSha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+// The pooled contexts are re-armed between messages: every reuse, and reuse from many
+// threads at once, must give what a freshly keyed HMAC gives.
+TEST(Hash, HmacKeyReusedContextsMatchOneShotHmac) {
+  const std::string key(131, '\xaa');  // longer than a block: hashed first
+  HmacKey k(HashAlg::kSha256, key);
+  EXPECT_EQ(HexEncode(k.Sign("Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  for (int i = 0; i < 200; ++i) {
+    std::string msg(static_cast<size_t>(i), static_cast<char>('a' + i % 26));
+    ASSERT_EQ(k.Sign(msg), HmacSha256(key, msg)) << i;
+  }
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        std::string msg = std::to_string(t) + ":" + std::to_string(i);
+        if (k.Sign(msg) != HmacSha256(key, msg)) bad++;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(Hash, HkdfSha256Rfc5869) {
