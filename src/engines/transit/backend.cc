@@ -361,48 +361,55 @@ class TransitBackend : public framework::FrameworkBackend {
   Result<ResponsePtr> Encrypt(Request& req, FieldData& d) {
     std::string name = d.GetString("name");
     ASSIGN_OR_RETURN(auto batch, BatchInput(d));
-    std::vector<json> items;
-    if (batch) {
-      items = std::move(*batch);
-    } else {
-      if (!d.Has("plaintext")) return Bad("missing plaintext to encrypt");
-      items.push_back({{"plaintext", d.GetString("plaintext")},
-                       {"context", d.GetString("context")},
-                       {"nonce", d.GetString("nonce")},
-                       {"key_version", d.GetInt("key_version")},
-                       {"associated_data", d.GetString("associated_data")}});
-    }
     struct Item {
       std::string plaintext, context, nonce, aad, reference, error;
       int key_version = 0;
     };
-    std::vector<Item> work(items.size());
-    bool context_set = false;
-    for (size_t i = 0; i < items.size(); ++i) {
-      Item& w = work[i];
-      auto pt = items[i].find("plaintext");
-      if (pt != items[i].end() && !pt->is_string())
-        return Status::Internal("failed to parse batch input: '[" + std::to_string(i) +
-                                "].plaintext' expected type 'string', got unconvertible type '" + JsonTypeName(*pt) + "'");
-      ASSIGN_OR_RETURN(std::string ctx_b64, ItemString(items[i], i, "context"));
-      ASSIGN_OR_RETURN(std::string nonce_b64, ItemString(items[i], i, "nonce"));
-      ASSIGN_OR_RETURN(std::string aad_b64, ItemString(items[i], i, "associated_data"));
-      ASSIGN_OR_RETURN(w.reference, ItemString(items[i], i, "reference"));
-      ASSIGN_OR_RETURN(w.key_version, ItemInt(items[i], i, "key_version"));
-      if (i == 0) context_set = !ctx_b64.empty();
-      if (ctx_b64.empty() == context_set) return Bad("context should be set either in all the request blocks or in none");
-      std::string pt_b64 = pt == items[i].end() ? "" : pt->get<std::string>();
+    // Decodes one element's base64 inputs; a bad one becomes that element's error.
+    auto decode = [](const std::string& pt_b64, const std::string& ctx_b64, const std::string& nonce_b64,
+                     const std::string& aad_b64, Item* w) {
       auto decoded = DecodeB64(pt_b64);
       if (!decoded.ok()) {
-        w.error = decoded.status().message();
-        continue;
+        w->error = decoded.status().message();
+        return;
       }
-      w.plaintext = std::move(*decoded);
-      for (auto [src, dst] : {std::pair{&ctx_b64, &w.context}, {&nonce_b64, &w.nonce}, {&aad_b64, &w.aad}}) {
-        if (src->empty() || !w.error.empty()) continue;
+      w->plaintext = std::move(*decoded);
+      for (auto [src, dst] : {std::pair{&ctx_b64, &w->context}, {&nonce_b64, &w->nonce}, {&aad_b64, &w->aad}}) {
+        if (src->empty() || !w->error.empty()) continue;
         auto dec = DecodeB64(*src);
-        if (!dec.ok()) w.error = dec.status().message();
+        if (!dec.ok()) w->error = dec.status().message();
         else *dst = std::move(*dec);
+      }
+    };
+    std::vector<Item> work;
+    bool context_set = false;
+    if (!batch) {
+      // The common single-item request reads its fields directly (no batch element built).
+      if (!d.Has("plaintext")) return Bad("missing plaintext to encrypt");
+      Item& w = work.emplace_back();
+      std::string ctx_b64 = d.GetString("context");
+      context_set = !ctx_b64.empty();
+      w.key_version = static_cast<int>(d.GetInt("key_version"));
+      decode(d.GetString("plaintext"), ctx_b64, d.GetString("nonce"), d.GetString("associated_data"), &w);
+    } else {
+      const std::vector<json>& items = *batch;
+      work.resize(items.size());
+      for (size_t i = 0; i < items.size(); ++i) {
+        Item& w = work[i];
+        auto pt = items[i].find("plaintext");
+        if (pt != items[i].end() && !pt->is_string())
+          return Status::Internal("failed to parse batch input: '[" + std::to_string(i) +
+                                  "].plaintext' expected type 'string', got unconvertible type '" + JsonTypeName(*pt) +
+                                  "'");
+        ASSIGN_OR_RETURN(std::string ctx_b64, ItemString(items[i], i, "context"));
+        ASSIGN_OR_RETURN(std::string nonce_b64, ItemString(items[i], i, "nonce"));
+        ASSIGN_OR_RETURN(std::string aad_b64, ItemString(items[i], i, "associated_data"));
+        ASSIGN_OR_RETURN(w.reference, ItemString(items[i], i, "reference"));
+        ASSIGN_OR_RETURN(w.key_version, ItemInt(items[i], i, "key_version"));
+        if (i == 0) context_set = !ctx_b64.empty();
+        if (ctx_b64.empty() == context_set)
+          return Bad("context should be set either in all the request blocks or in none");
+        decode(pt == items[i].end() ? std::string() : pt->get<std::string>(), ctx_b64, nonce_b64, aad_b64, &w);
       }
     }
 
@@ -434,6 +441,23 @@ class TransitBackend : public framework::FrameworkBackend {
     }
     if (!p) return Bad("encryption key not found");
 
+    if (!batch) {
+      Item& w = work[0];
+      if (w.error.empty() && !w.aad.empty() && !IsSymmetricAead(p->type))
+        w.error = "'[0].associated_data' provided for non-AEAD cipher suite " + KeyTypeName(p->type);
+      if (!w.error.empty()) {
+        Wipe(w.plaintext);
+        return Bad(w.error);
+      }
+      auto ct = p->Encrypt(w.key_version, w.context, w.nonce, w.plaintext, w.aad);
+      Wipe(w.plaintext);
+      if (!ct.ok()) return ct.status();
+      auto resp = Response::WithData(
+          {{"ciphertext", std::move(*ct)}, {"key_version", w.key_version == 0 ? p->latest_version : w.key_version}});
+      if (req.operation == Operation::kCreate && !upserted)
+        resp->warnings.push_back("Attempted creation of the key during the encrypt operation, but it was created beforehand");
+      return resp;
+    }
     json results = json::array();
     bool successes = false, user_error = false, internal_error = false;
     for (size_t i = 0; i < work.size(); ++i) {
@@ -445,12 +469,11 @@ class TransitBackend : public framework::FrameworkBackend {
       if (w.error.empty()) {
         auto ct = p->Encrypt(w.key_version, w.context, w.nonce, w.plaintext, w.aad);
         if (!ct.ok()) {
-          if (!batch) return ct.status();
           (ct.status().code() == Code::kInvalidRequest ? user_error : internal_error) = true;
           w.error = ct.status().message();
         } else {
           successes = true;
-          r["ciphertext"] = *ct;
+          r["ciphertext"] = std::move(*ct);
           r["key_version"] = w.key_version == 0 ? p->latest_version : w.key_version;
         }
       }
@@ -459,13 +482,7 @@ class TransitBackend : public framework::FrameworkBackend {
       if (!w.reference.empty()) r["reference"] = w.reference;
       results.push_back(std::move(r));
     }
-    ResponsePtr resp;
-    if (batch) {
-      resp = Response::WithData({{"batch_results", std::move(results)}});
-    } else {
-      if (!work[0].error.empty()) return Bad(work[0].error);
-      resp = Response::WithData({{"ciphertext", results[0]["ciphertext"]}, {"key_version", results[0]["key_version"]}});
-    }
+    ResponsePtr resp = Response::WithData({{"batch_results", std::move(results)}});
     if (req.operation == Operation::kCreate && !upserted)
       resp->warnings.push_back("Attempted creation of the key during the encrypt operation, but it was created beforehand");
     return BatchStatus(req, d, std::move(resp), successes, user_error, internal_error);
