@@ -276,7 +276,15 @@ void RaftHa::PruneDeadServers(const AutopilotConfig& cfg, const ojson& state) {
   }
   for (auto& id : dead_non_voters) {
     LOG_INFO("ha: autopilot: removing dead non-voter {}", id);
+    {
+      std::lock_guard lock(ap_mu_);
+      removing_.insert(id);
+    }
     Status st = node_->RemovePeer(id);
+    {
+      std::lock_guard lock(ap_mu_);
+      removing_.erase(id);
+    }
     if (!st.ok()) LOG_WARN("ha: autopilot: removing {} failed: {}", id, st.message());
   }
   int max_removal = (voters - 1) / 2;
@@ -291,13 +299,49 @@ void RaftHa::PruneDeadServers(const AutopilotConfig& cfg, const ojson& state) {
     }
     LOG_INFO("ha: autopilot: removing dead server {} (no contact for longer than {})", id,
              GoDurationString(cfg.dead_server_last_contact_threshold));
+    {
+      std::lock_guard lock(ap_mu_);
+      removing_.insert(id);
+    }
     Status st = node_->RemovePeer(id);
+    {
+      std::lock_guard lock(ap_mu_);
+      removing_.erase(id);
+    }
     if (!st.ok()) {
       LOG_WARN("ha: autopilot: removing {} failed: {}", id, st.message());
       continue;
     }
     voters--;
     max_removal--;
+  }
+}
+
+void RaftHa::PromoteStableNonVoters(const AutopilotConfig& cfg, const ojson& state) {
+  if (!state.is_object()) return;
+  auto conf = node_->Configuration();
+  if (!conf.ok()) return;
+  auto now = std::chrono::system_clock::now();
+  for (const auto& srv : conf->servers) {
+    if (srv.voter || srv.raft_id == node_->raft_id()) continue;
+    auto it = state["servers"].find(srv.node_id);
+    if (it == state["servers"].end() || !(*it)["healthy"].get<bool>() || (*it)["node_status"] != "alive") continue;
+    std::chrono::system_clock::time_point since;
+    {
+      std::lock_guard lock(ap_mu_);
+      auto h = health_.find(srv.node_id);
+      if (h == health_.end() || !h->second.first || removing_.count(srv.node_id)) continue;
+      since = h->second.second;
+    }
+    if (now - since < std::chrono::seconds(cfg.server_stabilization_time)) continue;
+    auto rec = node_->fsm()->Node(srv.raft_id);
+    if (!rec || rec->removed) continue;  // being removed, or not registered (yet)
+    Status st = node_->PromoteToVoter(srv.node_id);
+    if (st.ok())
+      LOG_INFO("ha: autopilot: promoted {} to voter (stable for {})", srv.node_id,
+               GoDurationString(cfg.server_stabilization_time));
+    else
+      LOG_WARN("ha: autopilot: promoting {} failed: {}", srv.node_id, st.message());
   }
 }
 
@@ -319,7 +363,11 @@ void RaftHa::AutopilotLoop() {
     }
     was_active_ = true;
     auto cfg = LoadAutopilotConfig();
-    if (cfg.ok()) PruneDeadServers(*cfg, AutopilotState(*cfg));
+    if (cfg.ok()) {
+      ojson state = AutopilotState(*cfg);
+      PruneDeadServers(*cfg, state);
+      PromoteStableNonVoters(*cfg, state);
+    }
     RunScheduledSnapshots();
   }
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -563,18 +564,38 @@ void ClusterPort::ConnectRaft(uint64_t my_raft_id, const std::string& my_address
   });
 }
 
-Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const http::HttpRequest& req) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+bool ForwardMayResend(std::string_view method, ForwardStage stage) {
+  if (stage != ForwardStage::kReceive) return true;
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "LIST";
+}
+
+namespace {
+
+// Whether an idle pooled connection is still usable: no response is outstanding on it, so
+// anything readable (EOF, a reset, a TLS alert) means the peer closed or is closing it.
+bool IdleConnectionAlive(TlsStream& s) {
+  char c;
+  ssize_t n = ::recv(s.lowest_layer().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const http::HttpRequest& req,
+                                               bool* outcome_unknown) {
+  if (outcome_unknown) *outcome_unknown = false;
+  bool resent = false;
+  for (;;) {
     std::unique_ptr<TlsStream> s;
     {
       std::lock_guard l(impl_->mu);
       auto it = impl_->idle.find(peer);
-      if (it != impl_->idle.end() && !it->second.empty()) {
+      while (it != impl_->idle.end() && !it->second.empty() && !s) {
         s = std::move(it->second.back());
         it->second.pop_back();
+        if (!IdleConnectionAlive(*s)) s.reset();  // closed by the peer while idle
       }
     }
-    bool reused = s != nullptr;
     if (!s) {
       ASSIGN_OR_RETURN(s, impl_->Dial(peer, kAlpnForward, sizeof kAlpnForward - 1));
     }
@@ -595,14 +616,23 @@ Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const ht
     r.keep_alive(true);
     r.prepare_payload();
     ErrorCode ec;
+    ForwardStage stage = ForwardStage::kSend;
     bhttp::write(*s, r, ec);
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> p;
     p.body_limit(std::numeric_limits<std::uint64_t>::max());
     if (req.method == "HEAD") p.skip(true);
-    if (!ec) bhttp::read(*s, buf, p, ec);
+    if (!ec) {
+      stage = ForwardStage::kReceive;
+      bhttp::read(*s, buf, p, ec);
+    }
     if (ec) {
-      if (reused) continue;  // a pooled connection the peer had closed
+      bool may_resend = ForwardMayResend(req.method, stage);
+      if (may_resend && !resent) {  // once, on a new connection
+        resent = true;
+        continue;
+      }
+      if (!may_resend && outcome_unknown) *outcome_unknown = true;
       return Status::Unavailable("forwarding to " + peer + " failed: " + ec.message());
     }
     auto& m = p.get();
@@ -616,7 +646,6 @@ Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const ht
     }
     return out;
   }
-  return Status::Unavailable("forwarding to " + peer + " failed");
 }
 
 }  // namespace tresor::ha

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,21 @@ struct ForwardedResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
+
+// Where a forwarded exchange failed, for deciding whether it may be sent again.
+enum class ForwardStage {
+  kConnect,  // no connection (dial or TLS handshake failed): nothing was sent
+  kSend,     // writing the request failed: the peer never got a complete request, so it
+             // cannot have acted on it
+  kReceive,  // the request was sent but no complete response came back: the peer may have
+             // applied it
+};
+
+// Whether a request with this method that failed at `stage` may be sent again (or redirected
+// to the active node's api_addr, which the client re-sends). Only requests that cannot have
+// reached the handler, and idempotent reads (GET, HEAD, OPTIONS, LIST), may; a write that may
+// have been applied must not be applied twice (as Go's http.Transport decides for replays).
+bool ForwardMayResend(std::string_view method, ForwardStage stage);
 
 class ClusterPort {
  public:
@@ -63,8 +79,13 @@ class ClusterPort {
   // thread with a socket relayed over TLS, or -1.
   void ConnectRaft(uint64_t my_raft_id, const std::string& my_address, const std::string& peer,
                    std::function<void(int fd)> done);
-  // One HTTP exchange with the active node's cluster port `peer` ("host:port").
-  Result<ForwardedResponse> Forward(const std::string& peer, const http::HttpRequest& req);
+  // One HTTP exchange with the active node's cluster port `peer` ("host:port"). A pooled
+  // connection that the peer has closed is noticed before use and dropped. On failure,
+  // `*outcome_unknown` (if given) says the request may have been applied by the peer and
+  // must not be sent again (ForwardMayResend); otherwise it was not delivered, or it is an
+  // idempotent read that was already tried once more on a new connection.
+  Result<ForwardedResponse> Forward(const std::string& peer, const http::HttpRequest& req,
+                                    bool* outcome_unknown = nullptr);
 
   struct Impl;  // public only so that cluster_port.cc's helpers can name it
 

@@ -54,16 +54,43 @@ size_t WriteHeader(char* p, size_t sz, size_t n, void* ud) {
   return sz * n;
 }
 
-// One HTTP exchange with libcurl; one handle per thread keeps connections alive.
+// One HTTP exchange with libcurl; one handle per thread keeps connections alive. `tls`
+// (optional): CA, client certificate and server name for an https peer.
 Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
                             const std::vector<std::string>& headers, const std::string& body, long timeout_s = 60,
-                            const std::string& ca_pem = "") {
+                            const LeaderTls* tls = nullptr) {
   thread_local CURL* h = nullptr;
   if (!h) h = curl_easy_init();
   if (!h) return Status::Internal("cannot create an HTTP client");
   curl_easy_reset(h);
   HttpResult out;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  std::string target = url;
+  struct curl_slist* connect_to = nullptr;
+  if (tls && !tls->servername.empty()) {
+    // Talk to the URL's host and port but present and verify the given name: the URL
+    // names the server, CONNECT_TO says where to connect.
+    std::string u = url, scheme;
+    auto p = u.find("://");
+    if (p != std::string::npos) {
+      scheme = u.substr(0, p + 3);
+      u = u.substr(p + 3);
+    }
+    auto slash = u.find('/');
+    std::string hostport = u.substr(0, slash), rest = slash == std::string::npos ? "" : u.substr(slash);
+    // host ("name", "1.2.3.4" or "[v6]") and port; the default port if none
+    std::string host = hostport, port = scheme == "http://" ? "80" : "443";
+    auto colon = hostport.rfind(':');
+    if (colon != std::string::npos && hostport.find(']', colon) == std::string::npos) {
+      host = hostport.substr(0, colon);
+      port = hostport.substr(colon + 1);
+    }
+    target = scheme + tls->servername + ":" + port + rest;
+    connect_to = curl_slist_append(nullptr, (tls->servername + ":" + port + ":" + host + ":" + port).c_str());
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+  }
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_URL, target.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
@@ -73,12 +100,25 @@ Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &out);
   if (method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  struct curl_blob ca_blob;
-  if (!ca_pem.empty()) {
-    ca_blob.data = const_cast<char*>(ca_pem.data());
-    ca_blob.len = ca_pem.size();
+  struct curl_blob ca_blob, cert_blob, key_blob;
+  if (tls && !tls->ca_pem.empty()) {
+    ca_blob.data = const_cast<char*>(tls->ca_pem.data());
+    ca_blob.len = tls->ca_pem.size();
     ca_blob.flags = CURL_BLOB_COPY;
     curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
+  }
+  if (tls && !tls->client_cert_pem.empty() && !tls->client_key_pem.empty()) {
+    cert_blob.data = const_cast<char*>(tls->client_cert_pem.data());
+    cert_blob.len = tls->client_cert_pem.size();
+    cert_blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert_blob);
+    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    // NOCOPY: curl reads the key from our (wiped) buffer while the transfer runs.
+    key_blob.data = const_cast<char*>(tls->client_key_pem.str().data());
+    key_blob.len = tls->client_key_pem.size();
+    key_blob.flags = CURL_BLOB_NOCOPY;
+    curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key_blob);
+    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
   if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
@@ -90,13 +130,22 @@ Result<HttpResult> HttpCall(const std::string& method, const std::string& url,
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
   CURLcode rc = curl_easy_perform(h);
   curl_slist_free_all(hl);
-  if (rc != CURLE_OK) return Status::Unavailable(std::string("request to ") + url + " failed: " + curl_easy_strerror(rc));
+  // The handle outlives this call: drop every pointer into our buffers.
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  if (connect_to) {
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, nullptr);
+    curl_slist_free_all(connect_to);
+  }
+  if (rc != CURLE_OK) {
+    std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+    return Status::Unavailable("request to " + url + " failed: " + detail);
+  }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
   return out;
 }
 
-Result<json> PostJson(const std::string& url, const json& body, const std::string& ca_pem = "") {
-  ASSIGN_OR_RETURN(HttpResult r, HttpCall("POST", url, {"Content-Type: application/json"}, body.dump(), 10, ca_pem));
+Result<json> PostJson(const std::string& url, const json& body, const LeaderTls* tls = nullptr) {
+  ASSIGN_OR_RETURN(HttpResult r, HttpCall("POST", url, {"Content-Type: application/json"}, body.dump(), 10, tls));
   json j = json::parse(r.body, nullptr, false);
   if (r.status >= 400) {
     std::string msg = "leader answered " + std::to_string(r.status);
@@ -347,11 +396,20 @@ http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   if (port_) {
     // Over the cluster port (mutual TLS), to the active node's cluster_addr.
     if (!l.leader_cluster_address.empty()) {
-      auto fr = port_->Forward(HostPort(l.leader_cluster_address), req);
-      if (fr.ok())
+      bool unknown = false;
+      auto fr = port_->Forward(HostPort(l.leader_cluster_address), req, &unknown);
+      if (fr.ok()) {
         res = HttpResult{fr->status, std::move(fr->headers), std::move(fr->body)};
-      else
+      } else if (unknown) {
+        // The active node may have applied it: neither send it again nor redirect the client
+        // (which would re-send it); the client must check and retry, as after a 503 from raft.
+        LOG_WARN("ha: forwarded {} request lost its connection: {}", req.method, fr.status().message());
+        return core::ErrorResponse(Status::Unavailable(
+            "request forwarded to the active node, but the connection was lost before its response; "
+            "the request may or may not have been applied"));
+      } else {
         res = fr.status();
+      }
     }
   } else {
     res = HttpCall(req.method, TrimSlash(l.leader_address) + req.target, headers, req.body);
@@ -410,12 +468,12 @@ void RaftHa::OnSealed() {
 // ---------------------------------------------------------------------------------------
 // Join
 
-Status RaftHa::Join(const std::string& leader_api_addr, const std::string& ca_pem) {
+Status RaftHa::Join(const std::string& leader_api_addr, const LeaderTls& tls) {
   std::string leader = TrimSlash(leader_api_addr);
   if (leader.empty()) return Status::InvalidRequest("leader_api_addr is required");
   RETURN_IF_ERROR(EnsureStarted());
   ASSIGN_OR_RETURN(json resp, PostJson(leader + "/v1/sys/storage/raft/bootstrap/challenge",
-                                       {{"server_id", node_->node_id()}}, ca_pem));
+                                       {{"server_id", node_->node_id()}}, &tls));
   if (!resp.contains("challenge") || !resp["challenge"].is_string() || !resp.contains("seal_config"))
     return Status::Internal("leader sent an invalid challenge");
   ASSIGN_OR_RETURN(seal::SealConfig sc, seal::SealConfig::FromJson(resp["seal_config"]));
@@ -424,18 +482,19 @@ Status RaftHa::Join(const std::string& leader_api_addr, const std::string& ca_pe
   core_->seal()->SetJoinConfig(sc);
   std::lock_guard lock(mu_);
   join_leader_ = leader;
-  join_ca_ = ca_pem;
+  join_tls_ = tls;
   join_challenge_ = *blob;
   LOG_INFO("ha: join challenge received from {}; unseal this node with the cluster's keys", leader);
   return Status::Ok();
 }
 
 Status RaftHa::OnJoinKeyRecovered() {
-  std::string leader, challenge, ca;
+  std::string leader, challenge;
+  LeaderTls tls;
   {
     std::lock_guard lock(mu_);
     leader = join_leader_;
-    ca = join_ca_;
+    tls = join_tls_;
     challenge = join_challenge_;
   }
   if (leader.empty()) return Status::InvalidRequest("Unseal failed, invalid key");
@@ -446,7 +505,7 @@ Status RaftHa::OnJoinKeyRecovered() {
                     {{"server_id", node_->node_id()},
                      {"answer", Base64Encode(AnswerProof(sec, node_->node_id()))},
                      {"cluster_addr", HostPort(opts_.cluster_addr)}},
-                    ca);
+                    &tls);
   if (!r.ok()) return Status::InvalidRequest("error answering the raft bootstrap challenge: " + r.status().message());
   if (port_) {
     // The cluster keyring, so this node can take part in raft before it can read the barrier.
@@ -462,6 +521,7 @@ Status RaftHa::OnJoinKeyRecovered() {
     std::lock_guard lock(mu_);
     join_leader_.clear();
     join_challenge_.clear();
+    join_tls_ = LeaderTls{};  // the client key is not needed any more
   }
   LOG_INFO("ha: joined the raft cluster through {}", leader);
   return Status::Ok();
@@ -475,7 +535,7 @@ void RaftHa::RetryJoinLoop() {
       if (!join_leader_.empty()) goto wait;  // challenge held; waiting for the unseal keys
     }
     for (auto& rj : opts_.retry_join) {
-      Status st = Join(rj.leader_api_addr, rj.ca_pem);
+      Status st = Join(rj.leader_api_addr, rj.tls);
       if (st.ok()) break;
       LOG_INFO("ha: retry_join {}: {}", rj.leader_api_addr, st.message());
     }
@@ -709,19 +769,28 @@ http::HttpResponse RaftHa::HandleJoin(http::HttpRequest& req) {
   auto inited = core_->Initialized();
   if (inited.ok() && *inited && (!core_->Sealed() || node_->HasExistingState()))
     return core::ErrorResponse(Status::InvalidRequest("node is already a member of a raft cluster"));
-  std::string ca = b.contains("leader_ca_cert") && b["leader_ca_cert"].is_string() ? b["leader_ca_cert"].get<std::string>() : "";
-  Status st = Join(leader, ca);
+  auto str = [&b](const char* k) { return b.contains(k) && b[k].is_string() ? b[k].get<std::string>() : std::string(); };
+  LeaderTls tls;
+  tls.ca_pem = str("leader_ca_cert");
+  tls.client_cert_pem = str("leader_client_cert");
+  tls.client_key_pem = SecureString(str("leader_client_key"));
+  tls.servername = str("leader_tls_servername");
+  if (tls.client_cert_pem.empty() != tls.client_key_pem.empty())
+    return core::ErrorResponse(
+        Status::InvalidRequest("leader_client_cert and leader_client_key must be provided together"));
+  Status st = Join(leader, tls);
   if (!st.ok()) {
     if (b.value("retry", false)) {
       LOG_WARN("ha: join failed, retrying in the background: {}", st.message());
       std::lock_guard lock(stop_mu_);
       if (!retry_thread_.joinable() && !stopping_) {
-        opts_.retry_join = {RetryJoin{leader, ca}};
+        opts_.retry_join = {RetryJoin{leader, tls}};
         retry_thread_ = std::thread([this] { RetryJoinLoop(); });
       }
       return core::JsonResponse(200, {{"joined", true}});
     }
-    return core::ErrorResponse(st);
+    // Vault: 500 "failed to join raft cluster: <why>" (the leader unreachable, TLS refused).
+    return core::JsonResponse(500, {{"errors", json::array({"failed to join raft cluster: " + st.message()})}});
   }
   return core::JsonResponse(200, {{"joined", true}});
 }
@@ -780,22 +849,9 @@ http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
   }
   Status st = node_->AddNonVoter(id, HostPort(addr));
   if (!st.ok()) return core::ErrorResponse(st);
+  // Autopilot (the active node's once-a-second thread) promotes it to voter once it has
+  // been healthy for server_stabilization_time (PromoteStableNonVoters).
   LOG_INFO("ha: added {} ({}) as a non-voter", id, addr);
-  std::lock_guard lock(mu_);
-  promoters_.emplace_back([this, id] {
-    for (int i = 0; i < 50; ++i) {
-      Status s = node_->PromoteToVoter(id);
-      if (s.ok()) {
-        LOG_INFO("ha: promoted {} to voter", id);
-        return;
-      }
-      {
-        std::unique_lock lk(stop_mu_);
-        if (stop_cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stopping_; })) return;
-      }
-    }
-    LOG_WARN("ha: could not promote {} to voter", id);
-  });
   json out = {{"peers", json::array()}};
   if (!sealed_keyring.empty()) out["tls_keyring"] = sealed_keyring;
   return core::JsonResponse(200, out);
@@ -837,7 +893,15 @@ http::HttpResponse RaftHa::HandleRemovePeer(http::HttpRequest& req) {
   if (!body.ok()) return core::ErrorResponse(body.status());
   std::string id = body->value("server_id", "");
   if (id.empty()) return core::ErrorResponse(Status::InvalidRequest("no server id provided"));
+  {
+    std::lock_guard lock(ap_mu_);
+    removing_.insert(id);  // autopilot must not promote it back while it is demoted
+  }
   Status st = node_->RemovePeer(id);
+  {
+    std::lock_guard lock(ap_mu_);
+    removing_.erase(id);
+  }
   if (!st.ok()) return core::ErrorResponse(st);
   return NoContent();
 }

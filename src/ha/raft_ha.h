@@ -29,12 +29,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/secure.h"
 #include "core/core.h"
 #include "core/ha.h"
 #include "ha/cluster_port.h"
@@ -42,9 +44,17 @@
 
 namespace tresor::ha {
 
+// How a joining node reaches an https leader's API (bootstrap/challenge and answer).
+struct LeaderTls {
+  std::string ca_pem;           // PEM CA bundle for an https leader; empty = system CAs
+  std::string client_cert_pem;  // presented to a leader that asks for a client certificate
+  SecureString client_key_pem;  // its private key (a secret: never logged)
+  std::string servername;       // TLS server name (SNI, verified name); empty = the URL's host
+};
+
 struct RetryJoin {
   std::string leader_api_addr;
-  std::string ca_pem;  // PEM CA bundle for an https leader; empty = system CAs
+  LeaderTls tls;
 };
 
 struct RaftHaOptions {
@@ -95,7 +105,7 @@ class RaftHa : public core::HaHook {
   };
   void OnEvent(raft::RaftEvent ev);
   Status EnsureStarted();
-  Status Join(const std::string& leader_api_addr, const std::string& ca_pem);
+  Status Join(const std::string& leader_api_addr, const LeaderTls& tls);
   std::optional<LeaderRecord> CurrentLeaderRecord();
   core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
@@ -133,6 +143,10 @@ class RaftHa : public core::HaHook {
   // Removes servers dead for longer than the threshold, never below min_quorum and never
   // a majority at once (raft-autopilot's rules). Active node only.
   void PruneDeadServers(const AutopilotConfig& cfg, const nlohmann::ordered_json& state);
+  // Promotes every non-voter that has been healthy for server_stabilization_time, is not
+  // marked removed and is not being removed (raft-autopilot's stable-server promotion).
+  // Active node, autopilot thread.
+  void PromoteStableNonVoters(const AutopilotConfig& cfg, const nlohmann::ordered_json& state);
   // Every second on the active node: state refresh, dead-server cleanup, scheduled snapshots.
   void AutopilotLoop();
 
@@ -155,7 +169,8 @@ class RaftHa : public core::HaHook {
   std::mutex mu_;
   bool started_ = false;                          // guarded by mu_
   std::map<std::string, std::string> challenges_;  // server_id -> answer; guarded by mu_
-  std::string join_leader_, join_challenge_, join_ca_;  // pending join; guarded by mu_
+  std::string join_leader_, join_challenge_;  // pending join; guarded by mu_
+  LeaderTls join_tls_;                        // guarded by mu_
   std::optional<LeaderRecord> cached_;            // guarded by mu_
   std::vector<std::thread> promoters_;            // guarded by mu_
 
@@ -168,6 +183,7 @@ class RaftHa : public core::HaHook {
   // node id -> (healthy, since when): autopilot's stable_since.
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> health_;  // guarded by ap_mu_
   std::map<std::string, AutoSnapshotStatus> auto_status_;  // guarded by ap_mu_
+  std::set<std::string> removing_;  // node ids in a remove-peer call here; guarded by ap_mu_
   bool was_active_ = false;  // autopilot thread only
   std::chrono::steady_clock::time_point last_member_check_{};  // autopilot thread only
 };

@@ -259,14 +259,25 @@ int ServerMain(int argc, char** argv) {
     ho.cluster_port = cluster_port.get();
     for (auto& rj : cfg.storage->raft.retry_join) {
       if (rj.leader_api_addr.empty()) continue;
-      std::string ca = rj.leader_ca_cert;
-      if (ca.empty() && !rj.leader_ca_cert_file.empty()) {
-        std::ifstream in(rj.leader_ca_cert_file);
+      auto read_file = [](const std::string& path) {
+        std::ifstream in(path);
         std::stringstream ss;
         ss << in.rdbuf();
-        ca = ss.str();
+        return ss.str();
+      };
+      ha::LeaderTls tls;
+      tls.ca_pem = rj.leader_ca_cert;
+      if (tls.ca_pem.empty() && !rj.leader_ca_cert_file.empty()) tls.ca_pem = read_file(rj.leader_ca_cert_file);
+      tls.client_cert_pem = rj.leader_client_cert;
+      if (tls.client_cert_pem.empty() && !rj.leader_client_cert_file.empty())
+        tls.client_cert_pem = read_file(rj.leader_client_cert_file);
+      tls.client_key_pem = rj.leader_client_key;
+      if (tls.client_key_pem.empty() && !rj.leader_client_key_file.empty()) {
+        std::string k = read_file(rj.leader_client_key_file);
+        tls.client_key_pem = SecureString(std::move(k));
       }
-      ho.retry_join.push_back({rj.leader_api_addr, ca});
+      tls.servername = rj.leader_tls_servername;
+      ho.retry_join.push_back({rj.leader_api_addr, std::move(tls)});
     }
     raft_ha = std::make_unique<ha::RaftHa>(ho, raft_storage, core.get());
     core->SetHa(raft_ha.get());
