@@ -558,9 +558,8 @@ int RaftFsm::Serialize(void** buf, size_t* len) {
   }
   *buf = b.Release(len);
   // libraft 0.22 calls this on its loop thread: the time here stalls replication.
-  char tn[16] = {}; pthread_getname_np(pthread_self(), tn, sizeof tn);
-  LOG_INFO("raft: snapshot at index {}: {} bytes serialised in {} ms on {}", index, *len,
-           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(), tn);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  LOG_INFO("raft: snapshot at index {}: {} bytes serialised in {} ms on {}", index, *len, ms, CurrentThreadName());
   std::lock_guard<std::mutex> l(mu_);
   snapshot_index_ = index;
   return 0;
