@@ -41,8 +41,10 @@ def test_joined_node_promoted_only_after_server_stabilization_time(cluster, tmp_
         observed = []  # (time, voter, autopilot status)
 
         def promoted():
-            s = {x["node_id"]: x for x in peers(leader, token)}.get("vault-s")
+            # Autopilot first: promotion may land between the two reads, and in this order a
+            # "voter" status can only be paired with a configuration that already says voter.
             ap = autopilot_server(leader, token, "vault-s")
+            s = {x["node_id"]: x for x in peers(leader, token)}.get("vault-s")
             if s is not None:
                 observed.append((time.time(), s["voter"], ap and ap["status"]))
             return s is not None and s["voter"]
