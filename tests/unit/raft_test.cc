@@ -360,7 +360,10 @@ TEST(RaftCluster, LaggingNodeCatchesUpFromSnapshot) {
   // And it keeps following.
   ASSERT_TRUE(c[0].st->Put("s/after", "x").ok());
   EXPECT_TRUE(WaitFor([&] { return Read(c[2], "s/after") == "x"; }));
-  EXPECT_EQ(c[2].node()->fsm()->restores(), 1u);
+  // At least one install: the leader may take a newer snapshot while the first is in
+  // flight and send that one too. Each install replaces the state; the reads above check
+  // nothing acknowledged was lost across them.
+  EXPECT_GE(c[2].node()->fsm()->restores(), 1u);
   // Restart on its data dir: libraft hands back its latest snapshot, which is not newer
   // than LMDB, so it is not restored again; later entries are skipped or applied once.
   c[2].Stop();
