@@ -151,7 +151,8 @@ void SnapshotBench(const Config& cfg) {
     ops.push_back(TxnOp{TxnOp::Kind::kPut, k, value});
   }
   if (!(*store)->Write(ops, {{"raft/applied_index", "100"}, {"raft/applied_term", "1"}}).ok()) return;
-  auto fsm = RaftFsm::Open(store->get());
+  WriteBehindStore wb(store->get(), {});
+  auto fsm = RaftFsm::Open(&wb);
   if (!fsm.ok()) return;
   double cap_ms = 1e9, ser_ms = 1e9, res_ms = 1e9;
   size_t bytes = 0;
@@ -170,7 +171,8 @@ void SnapshotBench(const Config& cfg) {
     std::string dir2 = dir + "2";
     fs::remove_all(dir2);
     auto store2 = LmdbStore::Open(dir2, LmdbOptions{});
-    auto fsm2 = RaftFsm::Open(store2->get());
+    WriteBehindStore wb2(store2->get(), {});
+    auto fsm2 = RaftFsm::Open(&wb2);
     auto t3 = Clock::now();
     (*fsm2)->Restore(std::string_view(static_cast<const char*>(buf), len));
     res_ms = std::min(res_ms, Ms(Clock::now() - t3));

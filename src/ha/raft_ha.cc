@@ -615,7 +615,7 @@ bool GetBytes(std::string_view* in, std::string* out) {
 }  // namespace
 
 Result<std::string> RaftHa::BuildSnapshot() {
-  ASSIGN_OR_RETURN(auto snap, storage_->store()->BeginSnapshot());
+  ASSIGN_OR_RETURN(auto snap, storage_->Snapshot());
   std::string out(kSnapMagic);
   RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
     if (k == kLeaderKey || k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot)
@@ -633,7 +633,7 @@ namespace {
 // Deletes every key staged by an earlier restore that never committed (leadership lost
 // half-way, say), in entries below the size limit.
 Status DropStaleStaging(raft::RaftStorage* storage) {
-  ASSIGN_OR_RETURN(auto snap, storage->store()->BeginSnapshot());
+  ASSIGN_OR_RETURN(auto snap, storage->Snapshot());
   std::vector<std::string> stale;
   RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view) {
     if (k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot) stale.emplace_back(k);

@@ -283,19 +283,22 @@ namespace {
 bool IsRestoreCommit(std::string_view data) {
   return data.size() >= 3 && static_cast<uint8_t>(data[0]) == kMagic && static_cast<uint8_t>(data[2]) == kRestoreCommit;
 }
+
+// Keys the seal and core read from LMDB alone, before raft starts at unseal (seal
+// configuration, root key, keyring, mount tables, cluster TLS): a write to one is flushed
+// to LMDB before it is acknowledged, so a restart finds it even if the process dies at once.
+bool NeededBeforeUnseal(std::string_view key) { return key.substr(0, 5) == "core/"; }
 }  // namespace
 
 // ---- RaftFsm -------------------------------------------------------------------------
 
-RaftFsm::RaftFsm(LmdbStore* store) : store_(store) {}
+RaftFsm::RaftFsm(WriteBehindStore* store) : store_(store) {}
 
-Result<std::unique_ptr<RaftFsm>> RaftFsm::Open(LmdbStore* store) {
+Result<std::unique_ptr<RaftFsm>> RaftFsm::Open(WriteBehindStore* store) {
   std::unique_ptr<RaftFsm> f(new RaftFsm(store));
-  ASSIGN_OR_RETURN(auto idx, store->GetMeta(kMetaIndex));
-  ASSIGN_OR_RETURN(auto term, store->GetMeta(kMetaTerm));
-  ASSIGN_OR_RETURN(auto nodes, store->GetMeta(kMetaNodes));
-  f->durable_ = f->enqueued_ = ParseU64(idx);
-  f->durable_term_ = ParseU64(term);
+  ASSIGN_OR_RETURN(auto idx, store->CommittedMeta(kMetaIndex));
+  ASSIGN_OR_RETURN(auto nodes, store->CommittedMeta(kMetaNodes));
+  f->applied_ = f->enqueued_ = ParseU64(idx);
   if (nodes) f->registry_ = ParseRegistry(*nodes);
   f->writer_ = std::thread([p = f.get()] {
     SetThreadName("raft-fsm");
@@ -375,9 +378,10 @@ void RaftFsm::WriterLoop() {
       }
       reg = registry_;
     }
-    // Decode everything, then one LMDB transaction for the whole batch.
+    // Decode everything, then apply the whole batch at once.
     std::vector<Decoded> decoded(batch.size());
-    std::vector<const std::vector<TxnOp>*> groups;
+    std::vector<std::vector<TxnOp>*> groups;
+    bool flush = false;  // must be in LMDB before it is acknowledged
     std::vector<TxnOp> restore_ops;
     bool reg_changed = false;
     Status st;
@@ -391,21 +395,25 @@ void RaftFsm::WriterLoop() {
       last_term = d.term;
       switch (d.kind) {
         case kData:
-          for (const auto& g : d.groups) groups.push_back(&g);
+          for (auto& g : d.groups) {
+            groups.push_back(&g);
+            for (const auto& op : g) flush = flush || NeededBeforeUnseal(op.key);
+          }
           break;
         case kRegister:
           reg[d.raft_id] = NodeRecord{d.node_id, false};
-          reg_changed = true;
+          reg_changed = flush = true;
           break;
         case kRemoved:
           reg[d.raft_id].removed = true;
-          reg_changed = true;
+          reg_changed = flush = true;
           break;
         case kRestoreCommit:
           // Alone in its batch (see above). A failure here is deterministic on every
           // node (same state, same entry), so the whole cluster stops the same way.
           st = RestoreOps(d.node_id, &restore_ops);
           if (st.ok()) groups.push_back(&restore_ops);
+          flush = true;
           break;
       }
       if (!st.ok()) break;
@@ -415,7 +423,8 @@ void RaftFsm::WriterLoop() {
       std::vector<std::pair<std::string, std::string>> meta = {
           {kMetaIndex, std::to_string(last)}, {kMetaTerm, std::to_string(last_term)}};
       if (reg_changed) meta.emplace_back(kMetaNodes, RegistryJson(reg));
-      st = store_->WriteMany(groups, meta);
+      st = store_->Apply(groups, std::move(meta));
+      if (st.ok() && flush) st = store_->Flush();
     }
     if (!st.ok()) {
       Fail(st);
@@ -425,11 +434,10 @@ void RaftFsm::WriterLoop() {
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!failure_.ok()) continue;
-      durable_ = last;
-      durable_term_ = last_term;
+      applied_ = last;
       entries_applied_ += batch.size();
       if (reg_changed) registry_ = std::move(reg);
-      auto end = waiters_.upper_bound(durable_);
+      auto end = waiters_.upper_bound(applied_);
       for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
       waiters_.erase(waiters_.begin(), end);
     }
@@ -441,7 +449,7 @@ void RaftFsm::WriterLoop() {
 
 void RaftFsm::Drain() {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return !failure_.ok() || durable_ >= enqueued_; });
+  cv_.wait(l, [&] { return !failure_.ok() || applied_ >= enqueued_; });
 }
 
 void RaftFsm::WhenApplied(uint64_t index, std::function<void(const Status&)> done) {
@@ -452,7 +460,7 @@ void RaftFsm::WhenApplied(uint64_t index, std::function<void(const Status&)> don
     done(st);
     return;
   }
-  if (durable_ >= index) {
+  if (applied_ >= index) {
     l.unlock();
     done(Status::Ok());
     return;
@@ -462,7 +470,7 @@ void RaftFsm::WhenApplied(uint64_t index, std::function<void(const Status&)> don
 
 uint64_t RaftFsm::applied_index() const {
   std::lock_guard<std::mutex> l(mu_);
-  return durable_;
+  return applied_;
 }
 uint64_t RaftFsm::enqueued_index() const {
   std::lock_guard<std::mutex> l(mu_);
@@ -485,7 +493,7 @@ std::optional<NodeRecord> RaftFsm::Node(uint64_t raft_id) const {
 
 Status RaftFsm::RestoreOps(std::string_view restore_id, std::vector<TxnOp>* ops) {
   const std::string prefix = RestoreStagingPrefix(restore_id);
-  ASSIGN_OR_RETURN(auto snap, store_->BeginSnapshot());
+  ASSIGN_OR_RETURN(auto snap, store_->Snapshot());
   std::vector<std::string> existing;
   std::vector<std::pair<std::string, std::string>> staged;
   RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
@@ -525,7 +533,7 @@ int RaftFsm::Capture() {
   Drain();
   if (!failure().ok()) return TR_RAFT_IOERR;
   capture_.reset();
-  auto snap = store_->BeginSnapshot();
+  auto snap = store_->Snapshot();  // exactly what raft applied, without waiting for a commit
   if (!snap.ok()) {
     LOG_ERROR("raft snapshot: {}", snap.status().ToString());
     return TR_RAFT_IOERR;
@@ -583,7 +591,7 @@ int RaftFsm::Restore(std::string_view data) {
   if (!failure().ok()) return TR_RAFT_IOERR;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (index <= durable_) {
+    if (index <= applied_) {
       // What we have is at least as new (restart: the snapshot is older than LMDB).
       if (snapshot_index_ < index) snapshot_index_ = index;
       return 0;
@@ -613,11 +621,10 @@ int RaftFsm::Restore(std::string_view data) {
   std::vector<std::function<void(const Status&)>> ready;
   {
     std::lock_guard<std::mutex> l(mu_);
-    durable_ = enqueued_ = index;
-    durable_term_ = term;
+    applied_ = enqueued_ = index;
     snapshot_index_ = index;
     registry_ = ParseRegistry(nodes);
-    auto end = waiters_.upper_bound(durable_);
+    auto end = waiters_.upper_bound(applied_);
     for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
     waiters_.erase(waiters_.begin(), end);
   }

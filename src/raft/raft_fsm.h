@@ -1,18 +1,21 @@
 // RaftFsm: the raft state machine, kept in an LmdbStore, plus the entry / snapshot codecs.
 //
 // Entries carry batches of TxnOps (or node-registry updates). Applying an entry only
-// hands it to a writer thread; the writer commits every entry it has in one LMDB write
-// transaction (group commit across entries) together with the applied index and term, so
-// after a restart entries at or below the stored index are skipped, and a snapshot older
-// than the stored state is not restored. WhenApplied() tells a caller once an index is in
-// LMDB: that is when RaftNode acknowledges a write ("committed and applied locally").
+// hands it to a writer thread; the writer applies every entry it has to the
+// WriteBehindStore at once, together with the applied index and term, which reach LMDB in
+// the same transaction as the data. After a restart, entries at or below LMDB's stored
+// index are skipped and the rest replayed; a snapshot older than the stored state is not
+// restored. WhenApplied() tells a caller once an index is applied (readable on this node):
+// that is when RaftNode acknowledges a write ("committed by a quorum and applied
+// locally"). Writes to "core/" keys are in LMDB before that, because the seal reads them
+// from LMDB before raft runs.
 //
 // The node registry maps raft's 64-bit ids to Vault node ids (strings) and records nodes
 // told they were removed; it is replicated like data and travels in snapshots.
 //
 // Threading: ApplyEntry, Capture, Serialize, Finalize and Restore are called on the raft
 // loop thread only (one at a time). Everything else may be called from any thread.
-// Ownership: the LmdbStore must outlive the RaftFsm.
+// Ownership: the WriteBehindStore must outlive the RaftFsm.
 #pragma once
 
 #include <atomic>
@@ -30,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "raft/write_behind.h"
 #include "storage/lmdb_store.h"
 #include "storage/storage.h"
 
@@ -65,7 +69,7 @@ struct NodeRecord {
 
 class RaftFsm {
  public:
-  static Result<std::unique_ptr<RaftFsm>> Open(LmdbStore* store);
+  static Result<std::unique_ptr<RaftFsm>> Open(WriteBehindStore* store);
   ~RaftFsm();  // drains and stops the writer
   RaftFsm(const RaftFsm&) = delete;
   RaftFsm& operator=(const RaftFsm&) = delete;
@@ -78,24 +82,24 @@ class RaftFsm {
   int Restore(std::string_view data);
 
   // ---- any thread ----
-  // Calls done(Ok) once `index` is committed to LMDB (maybe right away, on this thread),
+  // Calls done(Ok) once `index` is applied (maybe right away, on this thread),
   // or done(error) if the state machine failed. Called from the writer thread otherwise;
   // `done` must be quick and must not call back into the RaftFsm.
   void WhenApplied(uint64_t index, std::function<void(const Status&)> done);
-  uint64_t applied_index() const;   // in LMDB
+  uint64_t applied_index() const;   // readable here (LMDB or the write-behind layer)
   uint64_t enqueued_index() const;  // handed to ApplyEntry (>= applied_index)
   uint64_t snapshot_index() const;  // last snapshot taken or restored (0 = none)
   Status failure() const;           // ok unless the state machine stopped
   std::optional<NodeRecord> Node(uint64_t raft_id) const;
-  // Blocks until every entry handed to ApplyEntry is in LMDB (or the FSM failed).
+  // Blocks until every entry handed to ApplyEntry is applied (or the FSM failed).
   void Drain();
-  // Counters (tests): entries written to LMDB / skipped as already applied (log replay).
+  // Counters (tests): entries applied / skipped as already applied (log replay).
   uint64_t entries_applied() const { return entries_applied_.load(); }
   uint64_t entries_skipped() const { return entries_skipped_.load(); }
   uint64_t restores() const { return restores_.load(); }  // snapshots actually installed
 
  private:
-  explicit RaftFsm(LmdbStore* store);
+  explicit RaftFsm(WriteBehindStore* store);
   void WriterLoop();
   void Fail(const Status& st);  // mu_ held by caller? no: takes it
   std::string RegistryJson(const std::map<uint64_t, NodeRecord>& reg) const;
@@ -108,13 +112,12 @@ class RaftFsm {
     std::string data;
   };
 
-  LmdbStore* store_;
+  WriteBehindStore* store_;
   mutable std::mutex mu_;
   std::condition_variable cv_;          // writer wakeup and drain
   std::deque<Pending> queue_;           // guarded by mu_
   uint64_t enqueued_ = 0;               // guarded by mu_: highest index handed in
-  uint64_t durable_ = 0;                // guarded by mu_: highest index in LMDB
-  uint64_t durable_term_ = 0;           // guarded by mu_
+  uint64_t applied_ = 0;                // guarded by mu_: highest index applied
   uint64_t snapshot_index_ = 0;         // guarded by mu_
   Status failure_;                      // guarded by mu_
   bool stop_ = false;                   // guarded by mu_

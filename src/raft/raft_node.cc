@@ -129,7 +129,7 @@ tresor::Status RaftNode::MapError(int rc, const char* what) {
 
 RaftNode::RaftNode(const RaftNodeOptions& opts) : opts_(opts) {}
 
-Result<std::unique_ptr<RaftNode>> RaftNode::Create(const RaftNodeOptions& opts, LmdbStore* store) {
+Result<std::unique_ptr<RaftNode>> RaftNode::Create(const RaftNodeOptions& opts, WriteBehindStore* store) {
   if (opts.node_id.empty()) return tresor::Status::InvalidRequest("raft: node id must be set");
   if (opts.address.empty()) return tresor::Status::InvalidRequest("raft: cluster address must be set");
   if (opts.dir.empty()) return tresor::Status::InvalidRequest("raft: data directory must be set");
@@ -138,7 +138,7 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Create(const RaftNodeOptions& opts, 
   return n;
 }
 
-tresor::Status RaftNode::Init(LmdbStore* store) {
+tresor::Status RaftNode::Init(WriteBehindStore* store) {
   // libuv writes to peers' sockets with plain write(): a peer that went away would kill
   // the process with SIGPIPE. Process-wide, and what any network server wants anyway.
   static std::once_flag sigpipe_once;

@@ -10,14 +10,14 @@
 // string ids travel through the replicated node registry in the FSM, so Configuration()
 // can report them on every node.
 //
-// Reads are not RaftNode's business: callers read the FSM's LmdbStore directly. On a
+// Reads are not RaftNode's business: callers read the FSM's WriteBehindStore directly. On a
 // follower they can lag the leader by the entries it has not yet been told are committed.
 //
 // Lifecycle: Create → [Bootstrap | Recover] → Start → ... → Close (also done by the
 // destructor). A node that joins an existing cluster is started without Bootstrap and waits
 // for the leader's AddNonVoter.
 //
-// Ownership: the LmdbStore passed to Create must outlive the RaftNode.
+// Ownership: the WriteBehindStore passed to Create must outlive the RaftNode.
 // Process-wide effect: Create sets SIGPIPE to ignored (libuv writes to peer sockets).
 #pragma once
 
@@ -119,7 +119,7 @@ struct PeerContact {
 class RaftNode {
  public:
   // Opens the FSM over `store` and initialises c-raft (nothing is started yet).
-  static Result<std::unique_ptr<RaftNode>> Create(const RaftNodeOptions& opts, LmdbStore* store);
+  static Result<std::unique_ptr<RaftNode>> Create(const RaftNodeOptions& opts, WriteBehindStore* store);
   ~RaftNode();
   RaftNode(const RaftNode&) = delete;
   RaftNode& operator=(const RaftNode&) = delete;
@@ -194,7 +194,7 @@ class RaftNode {
   };
 
   explicit RaftNode(const RaftNodeOptions& opts);
-  Status Init(LmdbStore* store);
+  Status Init(WriteBehindStore* store);
   void LoopMain();
   // Runs fn on the loop thread and waits for it (fn must not block).
   void RunOnLoop(std::function<void()> fn);

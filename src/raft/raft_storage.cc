@@ -50,6 +50,10 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   lo.no_sync = opts.fsm_no_sync;
   lo.no_meta_sync = true;  // the raft log is the durable copy; replay covers a lost commit
   ASSIGN_OR_RETURN(s->store_, LmdbStore::Open(opts.path, lo));
+  WriteBehindStore::Options wo;
+  wo.interval = std::chrono::milliseconds(opts.fsm_commit_interval_ms);
+  wo.commit_at_close = opts.fsm_commit_at_close;
+  s->fsm_store_ = std::make_unique<WriteBehindStore>(s->store_.get(), wo);
   RaftNodeOptions no;
   no.node_id = s->node_id_;
   no.address = opts.cluster_address;
@@ -63,20 +67,21 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   no.election_timeout_ms = opts.election_timeout_ms;
   no.heartbeat_timeout_ms = opts.heartbeat_timeout_ms;
   no.apply_window = opts.apply_window;
-  ASSIGN_OR_RETURN(s->node_, RaftNode::Create(no, s->store_.get()));
+  ASSIGN_OR_RETURN(s->node_, RaftNode::Create(no, s->fsm_store_.get()));
   return s;
 }
 
 RaftStorage::~RaftStorage() {
   if (node_) node_->Close();
   node_.reset();
+  fsm_store_.reset();  // commits what is still only in memory
   store_.reset();
 }
 
-Result<std::optional<std::string>> RaftStorage::Get(std::string_view key) { return store_->Get(key); }
+Result<std::optional<std::string>> RaftStorage::Get(std::string_view key) { return fsm_store_->Get(key); }
 
 Result<std::vector<std::string>> RaftStorage::List(std::string_view prefix, const ListOptions& opts) {
-  return store_->List(prefix, opts);
+  return fsm_store_->List(prefix, opts);
 }
 
 Status RaftStorage::Write(const std::vector<TxnOp>& ops) {

@@ -1,6 +1,6 @@
 // RaftStorage: the `storage "raft"` physical backend. Reads come from the local state
-// machine (LMDB, `<path>/vault.db`); writes go through RaftNode::Apply and return once
-// committed by a quorum and applied locally. On a standby, writes fail with Standby (the
+// machine (LMDB, `<path>/vault.db`, behind its WriteBehindStore); writes go through
+// RaftNode::Apply and return once committed by a quorum and applied locally. On a standby, writes fail with Standby (the
 // caller forwards to the active node); reads are local and may lag the leader slightly.
 //
 // Layout under `path`: `node-id` (0600, generated once if no id is configured),
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "raft/raft_node.h"
+#include "raft/write_behind.h"
 #include "storage/lmdb_store.h"
 #include "storage/storage.h"
 
@@ -29,6 +30,10 @@ struct RaftStorageOptions {
   unsigned trailing_logs = 10000;
   unsigned snapshot_threshold = 8192;
   bool fsm_no_sync = false;  // tests only: LMDB without fsync (the raft log stays durable)
+  // Longest time applied entries wait in memory before their LMDB commit (write_behind.h).
+  unsigned fsm_commit_interval_ms = 1000;
+  // Tests: false makes closing drop what the state machine holds only in memory, like a crash.
+  bool fsm_commit_at_close = true;
   // Test/bench overrides (0 = derived from performance_multiplier).
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;
@@ -54,7 +59,8 @@ class RaftStorage : public Storage {
 
   RaftNode* node() { return node_.get(); }
   const std::string& node_id() const { return node_id_; }
-  LmdbStore* store() { return store_.get(); }
+  // A point-in-time view of the whole state that includes every applied write.
+  Result<std::unique_ptr<LmdbStore::Snapshot>> Snapshot() { return fsm_store_->Snapshot(); }
 
  private:
   RaftStorage() = default;
@@ -62,7 +68,8 @@ class RaftStorage : public Storage {
 
   std::string node_id_;
   std::unique_ptr<LmdbStore> store_;
-  std::unique_ptr<RaftNode> node_;  // destroyed before store_
+  std::unique_ptr<WriteBehindStore> fsm_store_;  // over store_
+  std::unique_ptr<RaftNode> node_;  // destroyed first: its state machine writes to fsm_store_
 };
 
 }  // namespace tresor::raft
