@@ -493,22 +493,36 @@ class TransitBackend : public framework::FrameworkBackend {
     std::string ciphertext, context, nonce, aad, reference, error;
     int key_version = 0;
   };
+  // Decodes one element's base64 context, nonce and associated data; a bad one (or a
+  // missing ciphertext) becomes that element's error.
+  static void DecodeDecInputs(const std::string& ctx_b64, const std::string& nonce_b64, const std::string& aad_b64,
+                              DecItem* w) {
+    if (w->ciphertext.empty()) {
+      w->error = "missing ciphertext to decrypt";
+      return;
+    }
+    for (auto [src, dst] : {std::pair{&ctx_b64, &w->context}, {&nonce_b64, &w->nonce}, {&aad_b64, &w->aad}}) {
+      if (src->empty() || !w->error.empty()) continue;
+      auto dec = DecodeB64(*src);
+      if (!dec.ok()) w->error = dec.status().message();
+      else *dst = std::move(*dec);
+    }
+  }
   Result<std::vector<DecItem>> DecodeDecItems(FieldData& d, bool* is_batch) {
     ASSIGN_OR_RETURN(auto batch, BatchInput(d));
-    std::vector<json> items;
     *is_batch = batch.has_value();
-    if (batch) {
-      items = std::move(*batch);
-    } else {
-      std::string ct = d.GetString("ciphertext");
-      if (ct.empty()) return Bad("missing ciphertext to decrypt");
-      items.push_back({{"ciphertext", ct},
-                       {"context", d.GetString("context")},
-                       {"nonce", d.GetString("nonce")},
-                       {"key_version", d.GetInt("key_version")},
-                       {"associated_data", d.GetString("associated_data")}});
+    std::vector<DecItem> out;
+    if (!batch) {
+      // The common single-item request reads its fields directly (no batch element built).
+      DecItem& w = out.emplace_back();
+      w.ciphertext = d.GetString("ciphertext");
+      if (w.ciphertext.empty()) return Bad("missing ciphertext to decrypt");
+      w.key_version = static_cast<int>(d.GetInt("key_version"));
+      DecodeDecInputs(d.GetString("context"), d.GetString("nonce"), d.GetString("associated_data"), &w);
+      return out;
     }
-    std::vector<DecItem> out(items.size());
+    const std::vector<json>& items = *batch;
+    out.resize(items.size());
     bool context_set = false;
     for (size_t i = 0; i < items.size(); ++i) {
       DecItem& w = out[i];
@@ -520,16 +534,7 @@ class TransitBackend : public framework::FrameworkBackend {
       ASSIGN_OR_RETURN(w.key_version, ItemInt(items[i], i, "key_version"));
       if (i == 0) context_set = !ctx_b64.empty();
       if (ctx_b64.empty() == context_set) return Bad("context should be set either in all the request blocks or in none");
-      if (w.ciphertext.empty()) {
-        w.error = "missing ciphertext to decrypt";
-        continue;
-      }
-      for (auto [src, dst] : {std::pair{&ctx_b64, &w.context}, {&nonce_b64, &w.nonce}, {&aad_b64, &w.aad}}) {
-        if (src->empty() || !w.error.empty()) continue;
-        auto dec = DecodeB64(*src);
-        if (!dec.ok()) w.error = dec.status().message();
-        else *dst = std::move(*dec);
-      }
+      DecodeDecInputs(ctx_b64, nonce_b64, aad_b64, &w);
     }
     return out;
   }
@@ -539,6 +544,14 @@ class TransitBackend : public framework::FrameworkBackend {
     ASSIGN_OR_RETURN(std::vector<DecItem> work, DecodeDecItems(d, &is_batch));
     ASSIGN_OR_RETURN(PolicyPtr p, keys_.Get(d.GetString("name")));
     if (!p) return Bad("encryption key not found");
+    if (!is_batch) {
+      const DecItem& w = work[0];
+      if (!w.error.empty()) return Bad(w.error);
+      ASSIGN_OR_RETURN(std::string pt, p->Decrypt(w.context, w.nonce, w.ciphertext, w.aad));
+      json data = {{"plaintext", Base64Encode(pt)}};
+      Wipe(pt);
+      return Response::WithData(std::move(data));
+    }
     json results = json::array();
     bool successes = false, user_error = false, internal_error = false;
     for (size_t i = 0; i < work.size(); ++i) {
@@ -548,7 +561,6 @@ class TransitBackend : public framework::FrameworkBackend {
       if (w.error.empty()) {
         auto pt = p->Decrypt(w.context, w.nonce, w.ciphertext, w.aad);
         if (!pt.ok()) {
-          if (!is_batch) return pt.status();
           (pt.status().code() == Code::kInvalidRequest ? user_error : internal_error) = true;
           w.error = pt.status().message();
         } else {
@@ -561,11 +573,8 @@ class TransitBackend : public framework::FrameworkBackend {
       if (!w.reference.empty()) r["reference"] = w.reference;
       results.push_back(std::move(r));
     }
-    if (is_batch)
-      return BatchStatus(req, d, Response::WithData({{"batch_results", std::move(results)}}), successes, user_error,
-                         internal_error);
-    if (!work[0].error.empty()) return Bad(work[0].error);
-    return Response::WithData({{"plaintext", results[0]["plaintext"]}});
+    return BatchStatus(req, d, Response::WithData({{"batch_results", std::move(results)}}), successes, user_error,
+                       internal_error);
   }
 
   Result<ResponsePtr> Rewrap(Request& req, FieldData& d) {
