@@ -409,9 +409,10 @@ Result<ResponsePtr> HandleCreate(TokenStore* store, Request& req, FieldData& d, 
 Result<ResponsePtr> RenewResponse(TokenStore* store, Request& req, const TokenEntry& te, int64_t increment,
                                   bool hide_token) {
   auto resp = std::make_unique<logical::Response>();
+  int64_t ttl = 0;
   ASSIGN_OR_RETURN(TokenEntry renewed,
-                   store->Renew(te, increment, req.mount_default_ttl, req.mount_max_ttl, &resp->warnings));
-  resp->auth = AuthFor(renewed, renewed.RemainingTTL());
+                   store->Renew(te, increment, req.mount_default_ttl, req.mount_max_ttl, &resp->warnings, &ttl));
+  resp->auth = AuthFor(renewed, ttl);
   if (hide_token) resp->auth->client_token.clear();
   return resp;
 }

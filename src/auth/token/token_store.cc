@@ -360,7 +360,7 @@ Status TokenStore::RevokeSalted(const std::string& salted, bool recurse, int dep
 }
 
 Result<TokenEntry> TokenStore::Renew(const TokenEntry& entry, int64_t increment, int64_t default_ttl,
-                                     int64_t max_ttl, std::vector<std::string>* warnings) {
+                                     int64_t max_ttl, std::vector<std::string>* warnings, int64_t* granted_ttl) {
   if (entry.IsBatch()) return Status::InvalidRequest("batch tokens cannot be renewed");
   if (!entry.renewable || entry.expire_ms == 0) return Status::InvalidRequest("lease is not renewable");
   std::string salted = entry.salted.empty() ? SaltedId(entry.id) : entry.salted;
@@ -378,6 +378,7 @@ Result<TokenEntry> TokenStore::Renew(const TokenEntry& entry, int64_t increment,
   RETURN_IF_ERROR(view_->Put("id/" + salted, DumpJson(cur->ToJson())));
   Forget(salted);
   cur->id = entry.id;
+  *granted_ttl = ttl;
   return *cur;
 }
 

@@ -116,10 +116,12 @@ class TokenStore {
   // Revokes only `id`; its children become orphans.
   Status RevokeOrphan(const std::string& id);
   Status Save(const TokenEntry& entry);  // after metadata changes (entry.id must be set)
-  // Extends a token's lease: new TTL from CalculateTTL(increment, ...). `entry` must come
-  // from a lookup (by id or accessor); the saved entry is returned.
+  // Extends a token's lease: new TTL from CalculateTTL(increment, ...), stored in
+  // `*granted_ttl` (seconds: the renewal's lease_duration; counting it from expire_ms later
+  // would lose the milliseconds already spent). `entry` must come from a lookup (by id or
+  // accessor); the saved entry is returned.
   Result<TokenEntry> Renew(const TokenEntry& entry, int64_t increment, int64_t default_ttl, int64_t max_ttl,
-                           std::vector<std::string>* warnings);
+                           std::vector<std::string>* warnings, int64_t* granted_ttl);
   // Every raw accessor (auth/token/accessors).
   Result<std::vector<std::string>> ListAccessors();
   // Removes dangling index entries and revokes expired tokens and tokens whose parent is
