@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "common/random.h"
 #include "raft/raft_shim.h"
 #include "common/thread_name.h"
 
@@ -199,7 +200,14 @@ tresor::Status RaftNode::Init(WriteBehindStore* store) {
     cfg.heartbeat_timeout_ms = heartbeat;
     cfg.connect_retry_ms = retry;
     cfg.max_inflight_entries = opts_.max_inflight_entries;
-    cfg.snapshot_threshold = opts_.snapshot_threshold;
+    // Every node applies the same entries, so equal thresholds make all of them serialise a
+    // snapshot (on the loop thread, libraft 0.22) at the same index and stall the quorum
+    // together. Up to +25% per node staggers them, as HashiCorp raft staggers its checks;
+    // Vault documents the setting as a minimum.
+    cfg.snapshot_threshold = opts_.snapshot_threshold == 0
+                                 ? 0
+                                 : opts_.snapshot_threshold +
+                                       static_cast<unsigned>(RandomUint64(opts_.snapshot_threshold / 4 + 1));
     cfg.snapshot_trailing = opts_.trailing_logs;
     cfg.capacity_threshold_kb = opts_.capacity_threshold_kb;
     cfg.pre_vote = 1;

@@ -58,7 +58,7 @@ struct RaftNodeOptions {
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;
   unsigned connect_retry_ms = 0;
-  unsigned snapshot_threshold = 8192;  // Vault's snapshot_threshold
+  unsigned snapshot_threshold = 8192;  // Vault's snapshot_threshold (a minimum: each node adds up to 25%)
   unsigned trailing_logs = 10000;      // Vault's trailing_logs
   unsigned max_inflight_entries = 1024;
   size_t max_entry_size = 1 << 20;  // Vault's max_entry_size: larger writes are refused
