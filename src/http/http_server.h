@@ -12,8 +12,8 @@
 // timeouts, and a bounded handler queue (503 when full). Request bodies and headers are
 // never logged: they carry tokens and secrets.
 //
-// Threading: Start() and Stop() are called by the owner from one thread (not from a
-// handler). BoundAddresses()/BoundPort() are safe after Start() returned OK.
+// Threading: all socket I/O runs on one thread (http-io); handlers run on the worker pool.
+// Start() and Stop() are called by the owner from one thread (not from a handler). BoundAddresses()/BoundPort() are safe after Start() returned OK.
 #pragma once
 
 #include <chrono>
@@ -56,7 +56,6 @@ struct ListenerOptions {
 
 struct HttpServerOptions {
   std::vector<ListenerOptions> listeners;
-  std::size_t io_threads = 1;
   std::size_t worker_threads = 0;         // 0: two per hardware thread
   std::size_t max_queued_requests = 1024; // requests waiting for a worker before 503s
   std::size_t max_header_size = 1 << 20;  // request line + headers (Go's default)
