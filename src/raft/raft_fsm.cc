@@ -287,7 +287,11 @@ bool IsRestoreCommit(std::string_view data) {
 // Keys the seal and core read from LMDB alone, before raft starts at unseal (seal
 // configuration, root key, keyring, mount tables, cluster TLS): a write to one is flushed
 // to LMDB before it is acknowledged, so a restart finds it even if the process dies at once.
-bool NeededBeforeUnseal(std::string_view key) { return key.substr(0, 5) == "core/"; }
+// Not the active node's record (core/ha/): nothing reads it before raft runs, and a new
+// leader writes it first thing, so flushing it would only delay every failover.
+bool NeededBeforeUnseal(std::string_view key) {
+  return key.substr(0, 5) == "core/" && key.substr(0, 8) != "core/ha/";
+}
 }  // namespace
 
 // ---- RaftFsm -------------------------------------------------------------------------
