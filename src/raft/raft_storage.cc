@@ -48,7 +48,6 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   LmdbOptions lo;
   lo.file_name = "vault.db";
   lo.no_sync = opts.fsm_no_sync;
-  lo.no_meta_sync = true;  // the raft log is the durable copy; replay covers a lost commit
   ASSIGN_OR_RETURN(s->store_, LmdbStore::Open(opts.path, lo));
   WriteBehindStore::Options wo;
   wo.interval = std::chrono::milliseconds(opts.fsm_commit_interval_ms);
