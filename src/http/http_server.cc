@@ -693,13 +693,12 @@ struct HttpServer::Impl {
   std::optional<net::io_context> ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::shared_ptr<Listener>> listeners;
-  std::vector<std::thread> io_threads;
+  std::thread io_thread;
   bool started = false;
   bool stopped = false;
 
   void JoinIo() {
-    for (auto& t : io_threads) t.join();
-    io_threads.clear();
+    if (io_thread.joinable()) io_thread.join();
   }
 };
 
@@ -740,7 +739,7 @@ Status HttpServer::Start() {
     l->StartAccepting();
     LOG_INFO("http: listening on {}", EndpointString(l->bound()));
   }
-  m.io_threads.emplace_back([&m] {
+  m.io_thread = std::thread([&m] {
     SetThreadName("http-io");
     m.ioc->run();
   });

@@ -13,7 +13,8 @@
 // never logged: they carry tokens and secrets.
 //
 // Threading: all socket I/O runs on one thread (http-io); handlers run on the worker pool.
-// Start() and Stop() are called by the owner from one thread (not from a handler). BoundAddresses()/BoundPort() are safe after Start() returned OK.
+// Start() and Stop() are called by the owner from one thread (not from a handler).
+// BoundAddresses()/BoundPort() are safe after Start() returned OK.
 #pragma once
 
 #include <chrono>

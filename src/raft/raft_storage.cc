@@ -49,10 +49,7 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(const RaftStorageOptions&
   lo.file_name = "vault.db";
   lo.no_sync = opts.fsm_no_sync;
   ASSIGN_OR_RETURN(s->store_, LmdbStore::Open(opts.path, lo));
-  WriteBehindStore::Options wo;
-  wo.interval = std::chrono::milliseconds(opts.fsm_commit_interval_ms);
-  wo.commit_at_close = opts.fsm_commit_at_close;
-  s->fsm_store_ = std::make_unique<WriteBehindStore>(s->store_.get(), wo);
+  s->fsm_store_ = std::make_unique<WriteBehindStore>(s->store_.get(), opts.fsm_write_behind);
   RaftNodeOptions no;
   no.node_id = s->node_id_;
   no.address = opts.cluster_address;

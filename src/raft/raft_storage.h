@@ -1,7 +1,8 @@
 // RaftStorage: the `storage "raft"` physical backend. Reads come from the local state
 // machine (LMDB, `<path>/vault.db`, behind its WriteBehindStore); writes go through
-// RaftNode::Apply and return once committed by a quorum and applied locally. On a standby, writes fail with Standby (the
-// caller forwards to the active node); reads are local and may lag the leader slightly.
+// RaftNode::Apply and return once committed by a quorum and applied locally. On a
+// standby, writes fail with Standby (the caller forwards to the active node); reads are
+// local and may lag the leader slightly.
 //
 // Layout under `path`: `node-id` (0600, generated once if no id is configured),
 // `vault.db` (FSM), `raft/` (c-raft's log, metadata and snapshots).
@@ -30,10 +31,8 @@ struct RaftStorageOptions {
   unsigned trailing_logs = 10000;
   unsigned snapshot_threshold = 8192;
   bool fsm_no_sync = false;  // tests only: LMDB without fsync (the raft log stays durable)
-  // Longest time applied entries wait in memory before their LMDB commit (write_behind.h).
-  unsigned fsm_commit_interval_ms = 1000;
-  // Tests: false makes closing drop what the state machine holds only in memory, like a crash.
-  bool fsm_commit_at_close = true;
+  // How applied entries reach LMDB (commit interval; tests: drop at close, like a crash).
+  WriteBehindStore::Options fsm_write_behind;
   // Test/bench overrides (0 = derived from performance_multiplier).
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;

@@ -205,8 +205,7 @@ Result<std::unique_ptr<LmdbStore>> LmdbStore::Open(const std::string& dir, const
   // Each concurrent reader (pooled or snapshot) holds a slot; the default 126 is too few
   // for a large worker pool.
   if ((rc = mdb_env_set_maxreaders(impl->env, 1024)) != MDB_SUCCESS) return LmdbError("set maxreaders", rc);
-  unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (opts.no_sync ? MDB_NOSYNC : 0) |
-                   (opts.no_meta_sync ? MDB_NOMETASYNC : 0);
+  unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (opts.no_sync ? MDB_NOSYNC : 0);
   if ((rc = mdb_env_open(impl->env, path.c_str(), flags, 0600)) != MDB_SUCCESS) {
     return Status::IOError("cannot open storage file " + path + ": " + mdb_strerror(rc));
   }

@@ -31,10 +31,6 @@ namespace tresor {
 struct LmdbOptions {
   size_t map_size = 64ull << 30;  // virtual address reservation; the file grows as needed
   bool no_sync = false;           // skip fsync at commit (tests / dev only: not durable)
-  // Sync data pages at commit but leave the meta page to the next commit's sync: integrity
-  // is kept, a system crash may undo the last transaction. Only for a store whose writes
-  // are durable elsewhere first (the raft state machine: the log replays what is lost).
-  bool no_meta_sync = false;
   std::string file_name = "data.mdb";
 };
 

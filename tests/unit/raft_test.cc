@@ -346,8 +346,8 @@ TEST(RaftCluster, CrashLosesOnlyWhatTheLogReplays) {
   // The state machine commits to LMDB lazily; a process that dies loses what was only in
   // memory, and raft replays it. Writes to core/ keys (read before raft runs) are flushed.
   Cluster c(3);
-  for (int i = 0; i < 3; i++) c[i].opts.fsm_commit_interval_ms = 3600 * 1000;  // never on its own
-  c[2].opts.fsm_commit_at_close = false;
+  for (int i = 0; i < 3; i++) c[i].opts.fsm_write_behind.interval = std::chrono::hours(1);  // never on its own
+  c[2].opts.fsm_write_behind.commit_at_close = false;
   c.Form();
   ASSERT_TRUE(c[0].st->Put("core/seal-like", "kept").ok());
   // Node 2 applies (and flushes) it before the rest, so no k/ entry shares its flush.
@@ -372,8 +372,8 @@ TEST(RaftCluster, CrashAfterLogCompactionRestoresTheSnapshot) {
   // The node's own snapshots include what was only in memory, so once libraft compacts its
   // log past LMDB's index, a crash is recovered from that snapshot (restored at start).
   Cluster c(3, 300, 50, 0, /*snapshot_threshold=*/64, /*trailing=*/16);
-  for (int i = 0; i < 3; i++) c[i].opts.fsm_commit_interval_ms = 3600 * 1000;
-  c[2].opts.fsm_commit_at_close = false;
+  for (int i = 0; i < 3; i++) c[i].opts.fsm_write_behind.interval = std::chrono::hours(1);
+  c[2].opts.fsm_write_behind.commit_at_close = false;
   c.Form();
   for (int i = 0; i < 300; i++) ASSERT_TRUE(c[0].st->Put("k/" + std::to_string(i), std::to_string(i)).ok());
   ASSERT_TRUE(WaitFor([&] { return Read(c[2], "k/299") == "299"; }));
