@@ -36,6 +36,7 @@ def start(workdir, i, ports):
   path = "{d}/data"
   node_id = "n{i}"
   performance_multiplier = 1
+{RAFT_EXTRA}
 }}
 listener "tcp" {{
   address = "127.0.0.1:{api}"
@@ -43,7 +44,7 @@ listener "tcp" {{
 }}
 api_addr = "http://127.0.0.1:{api}"
 cluster_addr = "http://127.0.0.1:{cl}"
-log_level = "warn"
+log_level = "{os.environ.get('BENCH_LOG_LEVEL', 'warn')}"
 ''')
     p = subprocess.Popen([TRESOR, "server", f"-config={d}/c.hcl"], stdout=open(f"{d}/log", "ab"),
                          stderr=subprocess.STDOUT)
@@ -69,6 +70,7 @@ def wait(pred, timeout=20):
     raise SystemExit("timed out")
 
 
+RAFT_EXTRA = os.environ.get("BENCH_RAFT_CONFIG", "")
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 
 
@@ -134,7 +136,10 @@ def main():
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
