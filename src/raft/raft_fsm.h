@@ -37,6 +37,8 @@
 #include "storage/lmdb_store.h"
 #include "storage/storage.h"
 
+struct tr_raft_iovec;
+
 namespace tresor::raft {
 
 // 64-bit raft id of a Vault node id (SHA-256 prefix; never 0).
@@ -67,6 +69,8 @@ struct NodeRecord {
   bool removed = false;
 };
 
+class SnapshotImage;
+
 class RaftFsm {
  public:
   static Result<std::unique_ptr<RaftFsm>> Open(WriteBehindStore* store);
@@ -77,8 +81,9 @@ class RaftFsm {
   // ---- loop thread (shim callbacks); return 0 or a TR_RAFT_* code ----
   int ApplyEntry(uint64_t index, std::string_view data);
   int Capture();
-  int Serialize(void** buf, size_t* len);  // buf from tr_raft_malloc
-  void Finalize(void* buf);
+  // The capture as pieces for libraft to write out; valid until Finalize.
+  int Serialize(const tr_raft_iovec** iov, unsigned* n);
+  void Finalize();
   int Restore(std::string_view data);
 
   // ---- any thread ----
@@ -124,6 +129,7 @@ class RaftFsm {
   std::map<uint64_t, NodeRecord> registry_;  // guarded by mu_: as in LMDB
   std::multimap<uint64_t, std::function<void(const Status&)>> waiters_;  // guarded by mu_
   std::unique_ptr<LmdbStore::Snapshot> capture_;  // loop thread only
+  std::unique_ptr<SnapshotImage> image_;          // loop thread only: Serialize .. Finalize
   std::thread writer_;
   std::atomic<uint64_t> entries_applied_{0};
   std::atomic<uint64_t> entries_skipped_{0};

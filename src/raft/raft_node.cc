@@ -91,8 +91,10 @@ int FsmApply(void* ctx, uint64_t index, const void* data, size_t len) {
   return static_cast<RaftFsm*>(ctx)->ApplyEntry(index, std::string_view(static_cast<const char*>(data), len));
 }
 int FsmCapture(void* ctx) { return static_cast<RaftFsm*>(ctx)->Capture(); }
-int FsmSerialize(void* ctx, void** buf, size_t* len) { return static_cast<RaftFsm*>(ctx)->Serialize(buf, len); }
-void FsmFinalize(void* ctx, void* buf) { static_cast<RaftFsm*>(ctx)->Finalize(buf); }
+int FsmSerialize(void* ctx, const tr_raft_iovec** iov, unsigned* n) {
+  return static_cast<RaftFsm*>(ctx)->Serialize(iov, n);
+}
+void FsmFinalize(void* ctx) { static_cast<RaftFsm*>(ctx)->Finalize(); }
 int FsmRestore(void* ctx, const void* data, size_t len) {
   return static_cast<RaftFsm*>(ctx)->Restore(std::string_view(static_cast<const char*>(data), len));
 }

@@ -74,27 +74,29 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
   tr_raft *r = fsm->data;
-  void *data = NULL;
-  size_t len = 0;
-  struct raft_buffer *arr = raft_malloc(sizeof *arr);
-  int rv;
-  if (arr == NULL) return RAFT_NOMEM;
-  rv = r->ops.snapshot_serialize(r->ops.ctx, &data, &len);
-  if (rv != 0) {
-    raft_free(arr);
-    return rv;
+  const tr_raft_iovec *iov = NULL;
+  unsigned n = 0, i;
+  struct raft_buffer *arr;
+  int rv = r->ops.snapshot_serialize(r->ops.ctx, &iov, &n);
+  if (rv != 0) return rv;
+  arr = raft_malloc((n > 0 ? n : 1) * sizeof *arr);
+  if (arr == NULL) {
+    r->ops.snapshot_finalize(r->ops.ctx);
+    return RAFT_NOMEM;
   }
-  arr[0].base = data;
-  arr[0].len = len;
+  /* libraft only reads the pieces (writev into the snapshot file), never frees them. */
+  for (i = 0; i < n; i++) {
+    arr[i].base = (void *)iov[i].base;
+    arr[i].len = iov[i].len;
+  }
   *bufs = arr;
-  *n_bufs = 1;
+  *n_bufs = n;
   return 0;
 }
 
 static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
   tr_raft *r = fsm->data;
-  void *data = (*bufs != NULL && *n_bufs > 0) ? (*bufs)[0].base : NULL;
-  r->ops.snapshot_finalize(r->ops.ctx, data);
+  r->ops.snapshot_finalize(r->ops.ctx);
   raft_free(*bufs);
   *bufs = NULL;
   *n_bufs = 0;

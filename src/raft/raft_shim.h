@@ -59,20 +59,27 @@ enum { TR_ROLE_STANDBY = 0, TR_ROLE_VOTER = 1, TR_ROLE_SPARE = 2 };
 /* States (libraft's enum raft_state). */
 enum { TR_STATE_UNAVAILABLE = 0, TR_STATE_FOLLOWER = 1, TR_STATE_CANDIDATE = 2, TR_STATE_LEADER = 3 };
 
+/* One piece of a snapshot (same layout as libraft's struct raft_buffer). */
+typedef struct tr_raft_iovec {
+  const void *base;
+  size_t len;
+} tr_raft_iovec;
+
 /* State machine callbacks, all on the loop thread.
  * apply: the committed entry with log index `index` (libraft does not pass it; the shim
  *   computes raft_last_applied + 1). Non-zero stops the state machine for good.
  * snapshot_capture: take a cheap point-in-time capture (must reflect every applied entry).
- * snapshot_serialize: fill *buf (allocated with tr_raft_malloc; libraft never frees it,
- *   snapshot_finalize is told) with the captured state.
- * snapshot_finalize: release the capture and the buffer from snapshot_serialize.
+ * snapshot_serialize: describe the captured state as *n_iov pieces (*iov), in order. The
+ *   pieces stay owned by the application and must stay valid until snapshot_finalize:
+ *   libraft writes them to the snapshot file from its thread pool afterwards.
+ * snapshot_finalize: release the capture and everything snapshot_serialize handed out.
  * restore: replace the whole state with `data` (the shim frees it afterwards). */
 typedef struct tr_raft_fsm_ops {
   void *ctx;
   int (*apply)(void *ctx, uint64_t index, const void *data, size_t len);
   int (*snapshot_capture)(void *ctx);
-  int (*snapshot_serialize)(void *ctx, void **buf, size_t *len);
-  void (*snapshot_finalize)(void *ctx, void *buf);
+  int (*snapshot_serialize)(void *ctx, const tr_raft_iovec **iov, unsigned *n_iov);
+  void (*snapshot_finalize)(void *ctx);
   int (*restore)(void *ctx, const void *data, size_t len);
 } tr_raft_fsm_ops;
 
