@@ -352,6 +352,8 @@ void RaftHa::AutopilotLoop() {
       if (stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
     }
     CheckRemovedWhileDown();
+    if (core_->Sealed()) warmed_for_.clear();  // sealing dropped every cluster connection
+    else if (!IsActive()) WarmForwarding();
     if (!IsActive() || core_->Sealed()) {
       if (was_active_) {
         std::lock_guard lock(ap_mu_);

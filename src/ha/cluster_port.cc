@@ -41,6 +41,8 @@ constexpr unsigned char kAlpnForward[] = "\x10req_fw_sb-act_v1";
 constexpr unsigned char kAlpnAll[] = "\x0fraft_storage_v1\x10req_fw_sb-act_v1";
 constexpr char kRaftMagic[8] = {'T', 'R', 'R', 'A', 'F', 'T', '1', '\n'};
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// Idle forwarding connections kept per active node.
+constexpr size_t kMaxIdlePerPeer = 64;
 
 int AlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
                void*) {
@@ -70,6 +72,9 @@ Result<std::shared_ptr<ssl::context>> MakeContext(const ClusterKeyring& k, const
   ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   SSL_CTX_set_alpn_select_cb(ctx->native_handle(), AlpnSelect, nullptr);
   SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
+  // No TLS 1.3 session tickets either: nothing resumes, and a ticket sent after the handshake
+  // would sit unread on an idle pooled connection, which then looks closed by the peer.
+  SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
   return ctx;
 }
 
@@ -642,9 +647,27 @@ Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const ht
     out.body = std::move(m.body());
     if (m.keep_alive()) {
       std::lock_guard l(impl_->mu);
-      if (impl_->ctx && !impl_->stopped && impl_->idle[peer].size() < 64) impl_->idle[peer].push_back(std::move(s));
+      if (impl_->ctx && !impl_->stopped && impl_->idle[peer].size() < kMaxIdlePerPeer)
+        impl_->idle[peer].push_back(std::move(s));
     }
     return out;
+  }
+}
+
+Result<size_t> ClusterPort::PrewarmForwarding(const std::string& peer, size_t n) {
+  n = std::min(n, kMaxIdlePerPeer);
+  size_t opened = 0;
+  for (;;) {
+    {
+      std::lock_guard l(impl_->mu);
+      auto it = impl_->idle.find(peer);
+      if (impl_->stopped || !impl_->ctx || (it != impl_->idle.end() && it->second.size() >= n)) return opened;
+    }
+    ASSIGN_OR_RETURN(auto s, impl_->Dial(peer, kAlpnForward, sizeof kAlpnForward - 1));
+    std::lock_guard l(impl_->mu);
+    if (impl_->stopped || !impl_->ctx) return opened;
+    impl_->idle[peer].push_back(std::move(s));
+    ++opened;
   }
 }
 

@@ -87,6 +87,11 @@ class ClusterPort {
   Result<ForwardedResponse> Forward(const std::string& peer, const http::HttpRequest& req,
                                     bool* outcome_unknown = nullptr);
 
+  // Opens forwarding connections to `peer` until `n` wait idle in the pool, so that the
+  // first requests forwarded after a node becomes a standby do not all pay for their TLS
+  // handshakes at once. Blocks; returns how many it opened.
+  Result<size_t> PrewarmForwarding(const std::string& peer, size_t n);
+
   struct Impl;  // public only so that cluster_port.cc's helpers can name it
 
  private:

@@ -375,6 +375,28 @@ http::HttpResponse RaftHa::Redirect(const http::HttpRequest& req) {
   return r;
 }
 
+void RaftHa::WarmForwarding() {
+  // As many as the standby's HTTP workers (64 with raft storage) forward at once: when load
+  // arrives, each forwarded request that has to open its own connection waits behind all
+  // the others' TLS handshakes. Measured (bench/raft_cluster, 64 clients, p99 of the first
+  // 2 s on a standby): none opened ahead 189-285 ms, 16: 230 ms, 32: 150 ms, 64: 54-63 ms.
+  // Cost: one idle connection and one blocked thread per connection on the active node.
+  constexpr size_t kWarmConnections = 64;
+  if (!port_ || !opts_.forwarding) return;
+  auto rec = CurrentLeaderRecord();
+  if (!rec || rec->cluster_addr.empty() || rec->node_id == node_->node_id()) return;
+  std::string peer = HostPort(rec->cluster_addr);
+  std::string stint = rec->node_id + "@" + peer + "/" + std::to_string(rec->active_ns);  // one per leadership
+  if (stint == warmed_for_) return;
+  auto opened = port_->PrewarmForwarding(peer, kWarmConnections);
+  if (!opened.ok()) {
+    LOG_DEBUG("ha: cannot open forwarding connections to {}: {}", peer, opened.status().message());
+    return;
+  }
+  warmed_for_ = stint;
+  LOG_DEBUG("ha: opened {} forwarding connections to the active node at {}", *opened, peer);
+}
+
 http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   if (node_->IsRemoved())
     return core::ErrorResponse(Status::Unavailable(

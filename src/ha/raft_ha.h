@@ -185,6 +185,8 @@ class RaftHa : public core::HaHook {
   std::map<std::string, AutoSnapshotStatus> auto_status_;  // guarded by ap_mu_
   std::set<std::string> removing_;  // node ids in a remove-peer call here; guarded by ap_mu_
   bool was_active_ = false;  // autopilot thread only
+  std::string warmed_for_;   // autopilot thread only: the leadership the forwarding pool was opened for
+  void WarmForwarding();     // autopilot thread, on a standby
   std::chrono::steady_clock::time_point last_member_check_{};  // autopilot thread only
 };
 

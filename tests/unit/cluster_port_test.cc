@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "ha/cluster_port.h"
 #include "ha/cluster_tls.h"
@@ -128,6 +129,25 @@ TEST_F(ForwardTest, PooledConnectionClosedByThePeerIsNotUsed) {
   auto r = Send("POST", "/v1/secret/after-idle-close", &unknown);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Calls("POST /v1/secret/after-idle-close"), 1);
+}
+
+TEST_F(ForwardTest, PrewarmedConnectionsStayInThePoolAndAreUsed) {
+  const std::string peer = "127.0.0.1:" + std::to_string(port_);
+  auto opened = standby_->PrewarmForwarding(peer, 2);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, 2u);
+  EXPECT_EQ(standby_->PrewarmForwarding(peer, 2).value(), 0u);  // both wait idle
+  // Time for anything the active sends after its handshake (a TLS session ticket) to arrive:
+  // unread, it would make an idle connection look closed by the peer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  bool unknown = false;
+  ASSERT_TRUE(Send("POST", "/v1/secret/a", &unknown).ok());
+  ASSERT_TRUE(Send("POST", "/v1/secret/b", &unknown).ok());
+  // A connection that had never carried a request was used, not taken for one the peer had
+  // closed (as it would be with a TLS session ticket still unread on it): the pool still
+  // holds two, so nothing needs opening.
+  EXPECT_EQ(standby_->PrewarmForwarding(peer, 2).value(), 0u);
+  EXPECT_EQ(Calls("POST /v1/secret/a"), 1);
 }
 
 }  // namespace
