@@ -656,6 +656,20 @@ Result<ForwardedResponse> ClusterPort::Forward(const std::string& peer, const ht
 
 Result<size_t> ClusterPort::PrewarmForwarding(const std::string& peer, size_t n) {
   n = std::min(n, kMaxIdlePerPeer);
+  {
+    // Connections to a former active node would otherwise stay open (with a thread each
+    // on that node) for as long as it runs.
+    std::vector<std::unique_ptr<TlsStream>> stale;
+    std::lock_guard l(impl_->mu);
+    for (auto it = impl_->idle.begin(); it != impl_->idle.end();) {
+      if (it->first == peer) {
+        ++it;
+        continue;
+      }
+      for (auto& c : it->second) stale.push_back(std::move(c));
+      it = impl_->idle.erase(it);
+    }
+  }
   size_t opened = 0;
   for (;;) {
     {

@@ -89,7 +89,8 @@ class ClusterPort {
 
   // Opens forwarding connections to `peer` until `n` wait idle in the pool, so that the
   // first requests forwarded after a node becomes a standby do not all pay for their TLS
-  // handshakes at once. Blocks; returns how many it opened.
+  // handshakes at once. Idle connections to any other peer (a former active node) are
+  // closed. Blocks; returns how many it opened.
   Result<size_t> PrewarmForwarding(const std::string& peer, size_t n);
 
   struct Impl;  // public only so that cluster_port.cc's helpers can name it

@@ -173,7 +173,6 @@ std::string Hex64(uint64_t v) {
   return b;
 }
 
-// Growable buffer in raft-owned memory (snapshots are handed to libraft as is).
 uint64_t ParseU64(const std::optional<std::string>& s) {
   return s ? std::strtoull(s->c_str(), nullptr, 10) : 0;
 }
@@ -513,7 +512,8 @@ int RaftFsm::Capture() {
 // length prefixes and key (and a small value) go into chunks owned here, a larger value is
 // referenced where it lies: LMDB's map (stable while the capture's read transaction is
 // open) or the capture's copy of the write-behind layers. Same bytes as one buffer of
-// records (u32 little-endian length + bytes, key then value). Why: copying a 40 MB state stalled the loop thread 65-145 ms.
+// records (u32 little-endian length + bytes, key then value). Why: copying a 40 MB state
+// stalled the loop thread 65-145 ms.
 class SnapshotImage {
  public:
   explicit SnapshotImage(std::unique_ptr<LmdbStore::Snapshot> capture) : capture_(std::move(capture)) {}
@@ -583,6 +583,17 @@ class SnapshotImage {
 };
 
 int RaftFsm::Serialize(const tr_raft_iovec** iov, unsigned* n) {
+  // Called from libraft's C code: no exception may leave.
+  try {
+    return SerializeImage(iov, n);
+  } catch (const std::bad_alloc&) {
+    image_.reset();
+    LOG_ERROR("raft snapshot: out of memory");
+    return TR_RAFT_NOMEM;
+  }
+}
+
+int RaftFsm::SerializeImage(const tr_raft_iovec** iov, unsigned* n) {
   if (!capture_) return TR_RAFT_INVALID;
   auto t0 = std::chrono::steady_clock::now();
   image_ = std::make_unique<SnapshotImage>(std::move(capture_));

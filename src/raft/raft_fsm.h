@@ -106,6 +106,7 @@ class RaftFsm {
  private:
   explicit RaftFsm(WriteBehindStore* store);
   void WriterLoop();
+  int SerializeImage(const tr_raft_iovec** iov, unsigned* n);
   void Fail(const Status& st);  // mu_ held by caller? no: takes it
   std::string RegistryJson(const std::map<uint64_t, NodeRecord>& reg) const;
   // The data ops of a restore commit: staged keys moved into place, everything else
