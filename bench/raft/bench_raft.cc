@@ -73,7 +73,7 @@ struct Config {
   std::string dir = "/tmp/tresor_bench_raft";
   bool fsm_no_sync = false;
   unsigned snapshot_threshold = 8192;
-  unsigned apply_window = 4;
+  unsigned apply_window = raft::kDefaultApplyWindow;
   bool kill9 = false;
 };
 

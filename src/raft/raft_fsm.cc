@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -25,16 +26,15 @@ constexpr uint8_t kMagic = 0x54;
 constexpr uint8_t kVersion = 1;
 enum EntryKind : uint8_t { kData = 1, kRegister = 2, kRemoved = 3, kRestoreCommit = 4 };
 
-void PutU32(std::string* s, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; i++) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  s->append(b, 4);
+// The N little-endian bytes of v (entries and snapshots use the same encoding).
+template <int N>
+std::array<char, N> LittleEndian(uint64_t v) {
+  std::array<char, N> b;
+  for (int i = 0; i < N; i++) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return b;
 }
-void PutU64(std::string* s, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; i++) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  s->append(b, 8);
-}
+void PutU32(std::string* s, uint32_t v) { s->append(LittleEndian<4>(v).data(), 4); }
+void PutU64(std::string* s, uint64_t v) { s->append(LittleEndian<8>(v).data(), 8); }
 void PutBytes(std::string* s, std::string_view v) {
   PutU32(s, static_cast<uint32_t>(v.size()));
   s->append(v);
@@ -525,16 +525,8 @@ class SnapshotImage {
     std::memcpy(pos_, d, n);
     pos_ += n;
   }
-  void U32(uint32_t v) {
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++) b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
-    Raw(b, 4);
-  }
-  void U64(uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = static_cast<unsigned char>((v >> (8 * i)) & 0xff);
-    Raw(b, 8);
-  }
+  void U32(uint32_t v) { Raw(LittleEndian<4>(v).data(), 4); }
+  void U64(uint64_t v) { Raw(LittleEndian<8>(v).data(), 8); }
   void Bytes(std::string_view v) {
     U32(static_cast<uint32_t>(v.size()));
     Raw(v.data(), v.size());

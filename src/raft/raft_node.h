@@ -47,6 +47,12 @@ struct uv_timer_s;
 
 namespace tresor::raft {
 
+// Fewer, larger entries cost less per write on every node (log append, replication, TLS
+// relay); measured with 3 nodes on 2 cores (bench/README.md), 2 in flight gave ~8% more
+// writes/s than 4, and 8 gave less. 1 was as good as 2 on loopback but stops pipelining,
+// which a cluster with real network round trips needs.
+inline constexpr unsigned kDefaultApplyWindow = 2;
+
 struct RaftNodeOptions {
   std::string node_id;       // Vault node id (required)
   std::string address;       // advertised raft address "host:port" (required)
@@ -72,11 +78,8 @@ struct RaftNodeOptions {
                      std::function<void(int fd)> done)>
       connector;
   // Group commit: at most this many data entries in flight; later callers are packed
-  // into the next entry. Fewer, larger entries cost less per write on every node (log
-  // append, replication, TLS relay); measured with 3 nodes on 2 cores (bench/README.md),
-  // 2 gave ~8% more writes/s than 4 and 8 gave less. 1 was as good as 2 on loopback but
-  // stops pipelining, which a cluster with real network round trips needs.
-  unsigned apply_window = 2;
+  // into the next entry (see kDefaultApplyWindow).
+  unsigned apply_window = kDefaultApplyWindow;
 };
 
 // Election/heartbeat timeouts derived like Vault (see raft_node.cc).

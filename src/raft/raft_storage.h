@@ -36,7 +36,7 @@ struct RaftStorageOptions {
   // Test/bench overrides (0 = derived from performance_multiplier).
   unsigned election_timeout_ms = 0;
   unsigned heartbeat_timeout_ms = 0;
-  unsigned apply_window = 2;  // see RaftNodeOptions::apply_window
+  unsigned apply_window = kDefaultApplyWindow;  // see RaftNodeOptions::apply_window
   // See RaftNodeOptions::connector (empty = libraft's plain TCP transport).
   decltype(RaftNodeOptions::connector) connector;
 };
