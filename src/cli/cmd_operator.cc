@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/duration.h"
 #include "common/strings.h"
+#include "snapshot/archive.h"
 
 namespace tresor::cli {
 namespace {
@@ -487,7 +488,9 @@ int RaftSnapshotSave(CommandEnv& env, const std::vector<std::string>& args) {
     env.ui.Error("Error taking the snapshot: " + r.status().message());
     return 2;
   }
-  if (r->body.empty()) {
+  // Vault's client check: a snapshot cut short (say, by a seal failing half-way) lacks its
+  // last file, the sealed sums; such a file is not written.
+  if (!snapshot::HasSealedSums(r->body)) {
     env.ui.Error("Error taking the snapshot: incomplete snapshot, unable to verify");
     return 2;
   }

@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 
-#include "barrier/barrier.h"
 #include "common/duration.h"
 #include "common/encoding.h"
 #include "common/log.h"
@@ -16,6 +15,7 @@
 #include "ha/ha_util.h"
 #include "raft/raft_fsm.h"
 #include "seal/shamir_seal.h"
+#include "snapshot/archive.h"
 #include "common/thread_name.h"
 
 namespace tresor::ha {
@@ -609,46 +609,38 @@ void RaftHa::CheckRemovedWhileDown() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Snapshots: a point-in-time copy of the replicated key/value data (not Vault's format):
-// "TRSNAP1\n" then, per key in order, [u32 key len][key][u32 value len][value] (big endian).
+// Snapshots: Vault's file (src/snapshot/archive.h). SHA256SUMS.sealed is sealed with the
+// Shamir unseal key, as Vault seals it with the seal, so only a cluster with the same
+// unseal keys restores it without -force.
 
 namespace {
-constexpr std::string_view kSnapMagic = "TRSNAP1\n";
+constexpr std::string_view kSnapshotSumsAad = "tresor raft snapshot sums";
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-bool GetU32(std::string_view* in, uint32_t* v) {
-  if (in->size() < 4) return false;
-  *v = 0;
-  for (int i = 0; i < 4; ++i) *v = (*v << 8) | static_cast<unsigned char>((*in)[i]);
-  in->remove_prefix(4);
-  return true;
-}
-
-bool GetBytes(std::string_view* in, std::string* out) {
-  uint32_t n;
-  if (!GetU32(in, &n) || in->size() < n) return false;
-  out->assign(in->data(), n);
-  in->remove_prefix(n);
-  return true;
+bool LeftOutOfSnapshots(std::string_view k) {
+  return k == kLeaderKey || k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot;
 }
 }  // namespace
 
 Result<std::string> RaftHa::BuildSnapshot() {
-  ASSIGN_OR_RETURN(auto snap, storage_->Snapshot());
-  std::string out(kSnapMagic);
-  RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
-    if (k == kLeaderKey || k.substr(0, raft::kRestoreStagingRoot.size()) == raft::kRestoreStagingRoot)
+  snapshot::Meta meta;
+  const raft::RaftStatus status = node_->GetStatus();
+  meta.index = status.applied_index;
+  meta.term = status.term;
+  if (auto conf = node_->Configuration(); conf.ok()) {
+    meta.configuration_index = conf->index;
+    for (const auto& s : conf->servers) meta.servers.push_back({s.node_id, s.address, s.voter});
+  }
+  std::string state;
+  {
+    ASSIGN_OR_RETURN(auto snap, storage_->Snapshot());
+    RETURN_IF_ERROR(snap->ForEach([&](std::string_view k, std::string_view v) {
+      if (!LeftOutOfSnapshots(k)) snapshot::AppendEntry(&state, k, v);
       return Status::Ok();
-    PutU32(&out, static_cast<uint32_t>(k.size()));
-    out.append(k);
-    PutU32(&out, static_cast<uint32_t>(v.size()));
-    out.append(v);
-    return Status::Ok();
-  }));
-  return out;
+    }));
+  }
+  return snapshot::Write(meta, state, [this](std::string_view sums) {
+    return core_->seal()->WrapWithUnsealKey(sums, kSnapshotSumsAad);
+  });
 }
 
 namespace {
@@ -691,28 +683,25 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
     return r;
   }
   if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  std::string_view in(req.body);
-  if (in.substr(0, kSnapMagic.size()) != kSnapMagic)
-    return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: not a snapshot"));
-  in.remove_prefix(kSnapMagic.size());
-  std::map<std::string, std::string> entries;
-  while (!in.empty()) {
-    std::string k, v;
-    if (!GetBytes(&in, &k) || !GetBytes(&in, &v))
-      return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: truncated"));
-    entries.emplace(std::move(k), std::move(v));
-  }
-  if (!force) {
-    // Same cluster only: the wrapped root key must be the one this cluster uses.
-    auto cur = storage_->Get(barrier::kRootKeyPath);
-    auto it = entries.find(std::string(barrier::kRootKeyPath));
-    if (!cur.ok() || !*cur || it == entries.end() || it->second != **cur)
+  snapshot::OpenFn open = [this](std::string_view sealed) {
+    return core_->seal()->UnwrapWithUnsealKey(sealed, kSnapshotSumsAad);
+  };
+  auto archive = snapshot::Read(req.body, force ? nullptr : &open);
+  if (!archive.ok()) {
+    if (snapshot::SealedSumsDidNotOpen(archive.status()))
       return core::ErrorResponse(Status::InvalidRequest(
           "could not verify hash file, possibly the snapshot is using a different set of unseal keys; use the "
           "snapshot-force API to bypass this check"));
+    LOG_WARN("ha: snapshot restore refused: {}", archive.status().message());
+    return core::ErrorResponse(archive.status());
   }
-  entries.erase(kLeaderKey);
-  if (entries.empty()) return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: empty"));
+  size_t keys = 0;
+  Status parsed = snapshot::ForEachEntry(archive->state, [&](std::string_view k, std::string_view) {
+    keys += !LeftOutOfSnapshots(k);
+    return Status::Ok();
+  });
+  if (!parsed.ok()) return core::ErrorResponse(parsed);
+  if (keys == 0) return core::ErrorResponse(Status::InvalidRequest("failed to read snapshot file: empty"));
   // A snapshot can be far larger than one raft entry (max_entry_size). Stage it in
   // ordinary entries under a fresh prefix, then one small commit entry makes every node
   // swap it in within one LMDB transaction: until the commit the old state is intact and
@@ -726,18 +715,19 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
   const size_t limit = std::max<size_t>(node_->max_entry_size() / 4 * 3, 4096);
   std::vector<TxnOp> ops;
   size_t size = 0, chunks = 0;
-  for (auto& [k, v] : entries) {
+  st = snapshot::ForEachEntry(archive->state, [&](std::string_view k, std::string_view v) {
+    if (LeftOutOfSnapshots(k)) return Status::Ok();
     size_t item = prefix.size() + k.size() + v.size() + 9;
     if (!ops.empty() && size + item > limit) {
-      st = storage_->Transaction(ops);
-      if (!st.ok()) break;
+      RETURN_IF_ERROR(storage_->Transaction(ops));
       ops.clear();
       size = 0;
       chunks++;
     }
     size += item;
-    ops.push_back({TxnOp::Kind::kPut, prefix + k, v});
-  }
+    ops.push_back({TxnOp::Kind::kPut, prefix + std::string(k), std::string(v)});
+    return Status::Ok();
+  });
   if (st.ok() && !ops.empty()) {
     st = storage_->Transaction(ops);
     chunks++;
@@ -748,7 +738,7 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
     (void)DropStaleStaging(storage_);
     return core::ErrorResponse(st);
   }
-  LOG_INFO("ha: restored a snapshot of {} keys ({} staging entries)", entries.size(), chunks);
+  LOG_INFO("ha: restored a snapshot of {} keys at index {} ({} staging entries)", keys, archive->meta.index, chunks);
   // The keyring may have changed (another cluster's snapshot): reload, or seal if the
   // current keys no longer open it.
   Status rl = core_->ReloadActive();

@@ -131,8 +131,8 @@ class RaftHa : public core::HaHook {
   void CheckRemovedWhileDown();
 
   // ---- snapshots (raft_ha.cc) ----
-  // Every replicated key/value except the leader record and restore staging, in our
-  // snapshot format.
+  // Every replicated key/value except the leader record and restore staging, as Vault's
+  // snapshot file (src/snapshot/archive.h).
   Result<std::string> BuildSnapshot();
 
   // ---- autopilot (autopilot.cc) ----

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+import vault_snapshot
 from conftest import VAULT
 
 pytestmark = pytest.mark.skipif(not os.path.exists(VAULT), reason="CLI binary not built")
@@ -28,7 +29,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        data = out.encode()
+        data = out if isinstance(out, bytes) else out.encode()
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -210,3 +211,24 @@ def test_userpass_login_request(fake, tmp_path):
         k.ljust(23) + v + "\n" for k, v in rows)
     assert r.stdout.endswith("this token.\n\n" + expected)
     assert (tmp_path / ".vault-token").read_text() == "hvs.child"
+
+
+def test_snapshot_save_checks_for_the_sealed_sums(fake, tmp_path):
+    _, run = fake
+    files = {"meta.json": b'{"Index":1}\n', "state.bin": vault_snapshot.encode_state([("k", b"v")])}
+    for sealed in (None, b"", b"sealed-bytes"):
+        f = dict(files) if sealed is None else dict(files, **{"SHA256SUMS.sealed": sealed})
+        src = str(tmp_path / "served.snap")
+        vault_snapshot.write(src, f, fix_sums=True)
+        body = open(src, "rb").read()
+        Recorder.script = {("GET", "/v1/sys/storage/raft/snapshot"): (200, {}, body)}
+        out = str(tmp_path / "saved.snap")
+        r = run("operator", "raft", "snapshot", "save", out)
+        if sealed:
+            assert r.returncode == 0 and r.stdout == "", r.stderr
+            assert open(out, "rb").read() == body
+            assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+        else:  # missing or empty: Vault's client refuses it and writes nothing
+            assert r.returncode == 2, r.stderr
+            assert r.stderr.strip() == "Error taking the snapshot: incomplete snapshot, unable to verify"
+            assert not os.path.exists(out)

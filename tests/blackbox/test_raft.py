@@ -3,6 +3,7 @@
 One cluster is shared by the module (building it is the slow part); the destructive tests
 (failover, restart of all nodes) run last.
 """
+import json
 import os
 import socket
 import ssl
@@ -13,6 +14,7 @@ import time
 import pytest
 import requests
 
+import vault_snapshot
 from conftest import Server, free_port
 
 def raft_config(workdir, name, api_port, cluster_port, extra=""):
@@ -244,10 +246,22 @@ def test_autopilot_config_and_state(cluster):
 def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
     token = cluster[0].root_token
     assert kv_put(cluster[0], token, "snap/k", "v1").status_code == 200
+    assert kv_put(cluster[0], token, "snap/secret", "plaintext-never-in-snapshots").status_code == 200
     snap = str(tmp_path / "raft.snap")
     r = cluster[1].cli("operator", "raft", "snapshot", "save", snap, token=token)
-    assert r.returncode == 0, r.stderr
-    assert os.path.getsize(snap) > 0
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert oct(os.stat(snap).st_mode & 0o777) == "0o600"
+    # Vault's file, read by Python's own gzip/tar: members in order, sums that match, the
+    # raft metadata, and the barrier's ciphertext (never a plaintext value) as the state
+    names, files = vault_snapshot.read(snap)
+    assert names == ["meta.json", "state.bin", "SHA256SUMS", "SHA256SUMS.sealed"]
+    assert len(files["SHA256SUMS.sealed"]) > 0
+    meta = json.loads(files["meta.json"])
+    assert meta["Index"] > 0 and meta["Term"] > 0 and meta["Size"] == len(files["state.bin"])
+    assert {s["ID"] for s in meta["Configuration"]["Servers"]} == {"vault-0", "vault-1", "vault-2"}
+    entries = dict(vault_snapshot.parse_state(files["state.bin"]))
+    assert "core/keyring" in entries and any(k.startswith("logical/") for k in entries)
+    assert b"plaintext-never-in-snapshots" not in files["state.bin"]
     assert kv_put(cluster[0], token, "snap/k", "v2").status_code == 200
     assert kv_put(cluster[0], token, "snap/later", "x").status_code == 200
     r = cluster[2].cli("operator", "raft", "snapshot", "restore", snap, token=token)
@@ -274,6 +288,61 @@ def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
         assert kv_get(fresh, token, "snap/k") == "v1"
     finally:
         fresh.stop()
+
+
+def test_damaged_snapshots_are_refused_and_change_nothing(cluster, tmp_path):
+    token = cluster[0].root_token
+    leader = leader_of(cluster)
+    assert kv_put(leader, token, "dmg/k", "before").status_code == 200
+    good = str(tmp_path / "good.snap")
+    assert cluster[0].cli("operator", "raft", "snapshot", "save", good, token=token).returncode == 0
+    assert kv_put(leader, token, "dmg/k", "after").status_code == 200
+    names, files = vault_snapshot.read(good)
+    raw = open(good, "rb").read()
+
+    def restore(path, force=False):
+        args = ["operator", "raft", "snapshot", "restore"] + (["-force"] if force else []) + [path]
+        return cluster[1].cli(*args, token=token)
+
+    cases = {}
+    cases["truncated"] = raw[: len(raw) * 2 // 3]
+    cases["not a snapshot"] = b"TRSNAP1\n" + raw[8:]
+    # one value changed and SHA256SUMS recomputed: the sealed sums still tell
+    entries = vault_snapshot.parse_state(files["state.bin"])
+    entries = [(k, v[:-1] + bytes([v[-1] ^ 1]) if k == "core/keyring" else v) for k, v in entries]
+    vault_snapshot.write(str(tmp_path / "edited.snap"), dict(files, **{"state.bin": vault_snapshot.encode_state(entries)}),
+                         fix_sums=True)
+    cases["edited"] = open(tmp_path / "edited.snap", "rb").read()
+    # a state.bin cut at an entry boundary with matching sums: still refused without -force
+    short = vault_snapshot.encode_state(vault_snapshot.parse_state(files["state.bin"])[:3])
+    vault_snapshot.write(str(tmp_path / "short.snap"), dict(files, **{"state.bin": short}), fix_sums=True)
+    cases["short"] = open(tmp_path / "short.snap", "rb").read()
+    for name, data in cases.items():
+        p = str(tmp_path / (name.replace(" ", "-") + ".snap"))
+        with open(p, "wb") as f:
+            f.write(data)
+        r = restore(p)
+        assert r.returncode == 2, (name, r.stdout, r.stderr)
+        assert "Error installing the snapshot" in r.stderr, (name, r.stderr)
+    # Vault's texts for each kind of damage
+    r = requests.post(leader.addr + "/v1/sys/storage/raft/snapshot", data=cases["not a snapshot"],
+                      headers={"X-Vault-Token": token})
+    assert r.status_code == 500 and "failed to decompress snapshot: gzip: invalid header" in r.text, r.text
+    r = requests.post(leader.addr + "/v1/sys/storage/raft/snapshot", data=cases["edited"],
+                      headers={"X-Vault-Token": token})
+    assert r.status_code == 500 and 'hash check failed for \\"state.bin\\"' in r.text, r.text
+    # -force skips the sealed sums, not the plain ones
+    vault_snapshot.write(str(tmp_path / "stale-sums.snap"),
+                         dict(files, **{"state.bin": vault_snapshot.encode_state(entries)}), fix_sums=False)
+    r = requests.post(leader.addr + "/v1/sys/storage/raft/snapshot-force",
+                      data=open(tmp_path / "stale-sums.snap", "rb").read(), headers={"X-Vault-Token": token})
+    assert r.status_code == 500 and 'hash check failed for \\"state.bin\\"' in r.text, r.text
+    r = requests.post(leader.addr + "/v1/sys/storage/raft/snapshot-force", data=cases["truncated"],
+                      headers={"X-Vault-Token": token})
+    assert r.status_code == 500 and "failed to read snapshot file" in r.text, r.text
+    # nothing changed anywhere
+    for n in cluster:
+        assert wait(lambda: kv_get(n, token, "dmg/k") == "after")
 
 
 # --- the cluster port (mutual TLS; raft and request forwarding) -----------------------------

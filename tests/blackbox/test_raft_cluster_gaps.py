@@ -2,6 +2,7 @@
 client certificates for join. Uses test_raft's cluster fixture and helpers (its own module
 instance, so a separate 3-node cluster)."""
 import os
+import threading
 import time
 
 import pytest
@@ -37,19 +38,34 @@ def test_joined_node_promoted_only_after_server_stabilization_time(cluster, tmp_
         r = node.cli("operator", "raft", "join", leader.addr)
         assert r.returncode == 0, r.stderr
         t_before = time.time()  # the node is added (as a non-voter) only after this
-        assert node.unseal(keys[:3])["sealed"] is False
         observed = []  # (time, voter, autopilot status)
+        done = threading.Event()
 
-        def promoted():
-            # Autopilot first: promotion may land between the two reads, and in this order a
-            # "voter" status can only be paired with a configuration that already says voter.
-            ap = autopilot_server(leader, token, "vault-s")
-            s = {x["node_id"]: x for x in peers(leader, token)}.get("vault-s")
-            if s is not None:
-                observed.append((time.time(), s["voter"], ap and ap["status"]))
-            return s is not None and s["voter"]
+        def watch():
+            # Watches from before the unseal: on a slow machine the unseal (which waits for
+            # the keyring to replicate) can take longer than the stabilization time.
+            while not done.is_set():
+                try:
+                    # Autopilot first: promotion may land between the two reads, and in this
+                    # order a "voter" status can only pair with a configuration that says voter.
+                    ap = autopilot_server(leader, token, "vault-s")
+                    s = {x["node_id"]: x for x in peers(leader, token)}.get("vault-s")
+                except (requests.RequestException, AssertionError):
+                    s = None
+                if s is not None:
+                    observed.append((time.time(), s["voter"], ap and ap["status"]))
+                    if s["voter"]:
+                        return
+                time.sleep(0.1)
 
-        wait(promoted, timeout=20, step=0.1)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            assert node.unseal(keys[:3])["sealed"] is False
+            watcher.join(timeout=20)
+        finally:
+            done.set()
+        assert observed and observed[-1][1], observed
         t_voter = next(t for t, v, _ in observed if v)
         non_voter_seen = [(t, st) for t, v, st in observed if not v]
         assert non_voter_seen, observed

@@ -11,6 +11,8 @@ import time
 
 import requests
 
+import vault_snapshot
+
 from test_raft import cluster, join_and_unseal, kv_get, kv_put, leader_of, new_node, peers, wait  # noqa: F401
 
 AP_STATE = "/v1/sys/storage/raft/autopilot/state"
@@ -171,8 +173,8 @@ def test_scheduled_snapshots_written_and_pruned(cluster, tmp_path):
     for f in files():
         assert re.fullmatch(r"tresor-\d+\.snap", f)
         assert oct(os.stat(os.path.join(d, f)).st_mode & 0o777) == "0o600"
-        with open(os.path.join(d, f), "rb") as fh:
-            assert fh.read(8) == b"TRSNAP1\n"
+        names, _ = vault_snapshot.read(os.path.join(d, f))
+        assert names == ["meta.json", "state.bin", "SHA256SUMS", "SHA256SUMS.sealed"]
     st = requests.get(n.addr + AUTO + "/status/every-second", headers=hdr(token)).json()["data"]
     r = n.cli("read", "-format=json", "sys/storage/raft/snapshot-auto/status/every-second", token=token)
     assert r.returncode == 0 and '"last_snapshot_url": "file://' in r.stdout, r.stderr
