@@ -360,6 +360,72 @@ std::string TableOutput(std::vector<std::string> lines, std::string_view delim) 
   return Columnize(lines, delim);
 }
 
+namespace {
+struct TabCell {
+  std::string text;
+  size_t width;
+};
+
+class TabWriter {
+ public:
+  TabWriter(std::string_view text, size_t minwidth, size_t padding) : minwidth_(minwidth), padding_(padding) {
+    for (const std::string& line : SplitOn(text, "\n")) {
+      lines_.emplace_back();
+      for (std::string& cell : SplitOn(line, "\t")) {
+        size_t width = RuneCount(cell);
+        lines_.back().push_back({std::move(cell), width});
+      }
+    }
+  }
+
+  std::string Run() {
+    Format(0, lines_.size());
+    return std::move(out_);
+  }
+
+ private:
+  bool HasCell(size_t line, size_t column) const { return column + 1 < lines_[line].size(); }
+
+  // Lays out the lines [line0, line1) whose columns left of widths_.size() are known.
+  void Format(size_t line0, size_t line1) {
+    const size_t column = widths_.size();
+    for (size_t at = line0; at < line1; ++at) {
+      if (!HasCell(at, column)) continue;
+      Write(line0, at);
+      line0 = at;
+      size_t width = minwidth_;
+      for (; at < line1 && HasCell(at, column); ++at) width = std::max(width, lines_[at][column].width + padding_);
+      widths_.push_back(width);
+      Format(line0, at);
+      widths_.pop_back();
+      line0 = at;
+      if (at == line1) break;
+    }
+    Write(line0, line1);
+  }
+
+  void Write(size_t line0, size_t line1) {
+    for (size_t i = line0; i < line1; ++i) {
+      for (size_t j = 0; j < lines_[i].size(); ++j) {
+        const TabCell& c = lines_[i][j];
+        out_.append(c.text);
+        if (j < widths_.size()) out_.append(widths_[j] - c.width, ' ');
+      }
+      if (i + 1 < lines_.size()) out_ += '\n';
+    }
+  }
+
+  const size_t minwidth_, padding_;
+  std::vector<std::vector<TabCell>> lines_;
+  std::vector<size_t> widths_;
+  std::string out_;
+};
+}  // namespace
+
+std::string TabWrite(std::string_view text, size_t minwidth, size_t padding) {
+  return TabWriter(text, minwidth, padding).Run();
+}
+
 std::string WrapText(std::string_view s, int limit) {
   std::string text(TrimSpace(s));
   for (auto& c : text)

@@ -21,6 +21,11 @@ std::string Columnize(const std::vector<std::string>& lines, std::string_view de
 // Columnize with row 0 as the header and a synthesised row of dashes under it.
 std::string TableOutput(std::vector<std::string> lines, std::string_view delim = "|");
 
+// Go's text/tabwriter (padchar ' ', no flags) over a whole text: '\t' ends a cell, and a
+// column is padded to its widest cell + `padding` (at least `minwidth`) within each run of
+// consecutive lines that have a cell in it. A line's last cell is not part of a column.
+std::string TabWrite(std::string_view text, size_t minwidth, size_t padding);
+
 // kr/text minimal-raggedness word wrap at `limit` runes (newlines become spaces).
 std::string WrapText(std::string_view s, int limit);
 // Vault's wrapAtLength: wrap at 78 - pad and indent every line by `pad` spaces.

@@ -696,8 +696,8 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
     return core::ErrorResponse(archive.status());
   }
   size_t keys = 0;
-  Status parsed = snapshot::ForEachEntry(archive->state, [&](std::string_view k, std::string_view) {
-    keys += !LeftOutOfSnapshots(k);
+  Status parsed = snapshot::ForEachEntry(archive->state, [&](const snapshot::Entry& e) {
+    keys += !LeftOutOfSnapshots(e.key);
     return Status::Ok();
   });
   if (!parsed.ok()) return core::ErrorResponse(parsed);
@@ -715,7 +715,8 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
   const size_t limit = std::max<size_t>(node_->max_entry_size() / 4 * 3, 4096);
   std::vector<TxnOp> ops;
   size_t size = 0, chunks = 0;
-  st = snapshot::ForEachEntry(archive->state, [&](std::string_view k, std::string_view v) {
+  st = snapshot::ForEachEntry(archive->state, [&](const snapshot::Entry& e) {
+    const std::string_view k = e.key, v = e.value;
     if (LeftOutOfSnapshots(k)) return Status::Ok();
     size_t item = prefix.size() + k.size() + v.size() + 9;
     if (!ops.empty() && size + item > limit) {

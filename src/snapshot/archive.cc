@@ -282,8 +282,8 @@ std::string MetaJson(const Meta& meta, uint64_t size) {
   nlohmann::json servers = nlohmann::json::array();
   for (const auto& s : meta.servers)  // raft.ServerSuffrage: 0 Voter, 1 Nonvoter
     servers.push_back({{"Suffrage", s.voter ? 0 : 1}, {"ID", s.id}, {"Address", s.address}});
-  nlohmann::ordered_json j = {{"Version", 1},
-                              {"ID", "bolt-snapshot"},
+  nlohmann::ordered_json j = {{"Version", meta.version},
+                              {"ID", meta.id},
                               {"Index", meta.index},
                               {"Term", meta.term},
                               {"Peers", nullptr},
@@ -293,19 +293,30 @@ std::string MetaJson(const Meta& meta, uint64_t size) {
   return j.dump() + "\n";  // Go's json.Encoder ends with a newline
 }
 
+// meta.json comes from the file being read: wrong types are skipped, never thrown on.
 Status ParseMeta(std::string_view text, Meta* meta) {
   auto j = ParseJson(text);
   if (!j || !j->is_object()) return Status::Corruption("failed to decode snapshot metadata: invalid JSON");
-  auto num = [&](const char* k) { return j->contains(k) && (*j)[k].is_number_unsigned() ? (*j)[k].get<uint64_t>() : 0; };
-  meta->index = num("Index");
-  meta->term = num("Term");
-  meta->configuration_index = num("ConfigurationIndex");
-  meta->size = num("Size");
-  const auto& cfg = j->value("Configuration", nlohmann::json::object());
-  if (cfg.is_object() && cfg.contains("Servers") && cfg["Servers"].is_array()) {
-    for (const auto& s : cfg["Servers"]) {
-      if (!s.is_object()) continue;
-      meta->servers.push_back({s.value("ID", ""), s.value("Address", ""), s.value("Suffrage", 0) == 0});
+  auto num = [](const nlohmann::json& o, const char* k) -> uint64_t {
+    auto it = o.find(k);
+    return it != o.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+  };
+  auto str = [](const nlohmann::json& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  meta->id = str(*j, "ID");
+  meta->version = num(*j, "Version");
+  meta->index = num(*j, "Index");
+  meta->term = num(*j, "Term");
+  meta->configuration_index = num(*j, "ConfigurationIndex");
+  meta->size = num(*j, "Size");
+  auto cfg = j->find("Configuration");
+  if (cfg != j->end() && cfg->is_object()) {
+    auto servers = cfg->find("Servers");
+    if (servers != cfg->end() && servers->is_array()) {
+      for (const auto& s : *servers)
+        if (s.is_object()) meta->servers.push_back({str(s, "ID"), str(s, "Address"), num(s, "Suffrage") == 0});
     }
   }
   return Status::Ok();
@@ -331,14 +342,14 @@ void AppendEntry(std::string* state, std::string_view key, std::string_view valu
   state->append(msg);
 }
 
-Status ForEachEntry(std::string_view state,
-                    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
+Status ForEachEntry(std::string_view state, const std::function<Status(const Entry&)>& fn) {
   const Status bad = Status::Corruption("failed to read snapshot file: malformed state.bin");
   while (!state.empty()) {
     uint64_t len;
     std::string_view msg;
     if (!GetVarint(&state, &len) || !GetBytes(&state, len, &msg)) return bad;
-    std::string_view key, value;
+    Entry e;
+    e.encoded_size = msg.size();
     while (!msg.empty()) {
       uint64_t tag, n;
       std::string_view field;
@@ -352,8 +363,8 @@ Status ForEachEntry(std::string_view state,
           break;
         case 2:
           if (!GetVarint(&msg, &n) || !GetBytes(&msg, n, &field)) return bad;
-          if ((tag >> 3) == 1) key = field;
-          if ((tag >> 3) == 2) value = field;
+          if ((tag >> 3) == 1) e.key = field;
+          if ((tag >> 3) == 2) e.value = field;
           break;
         case 5:
           if (!GetBytes(&msg, 4, &field)) return bad;
@@ -362,7 +373,7 @@ Status ForEachEntry(std::string_view state,
           return bad;
       }
     }
-    RETURN_IF_ERROR(fn(key, value));
+    RETURN_IF_ERROR(fn(e));
   }
   return Status::Ok();
 }
@@ -417,7 +428,6 @@ Result<Contents> Read(std::string_view file, const OpenFn* open) {
   if (Status st = VerifySums(sums, hashes); !st.ok()) return checked(st);
   if (Status st = ParseMeta(meta_json, &c.meta); !st.ok())
     return Status::Corruption("failed to read snapshot file: " + st.message());
-  c.meta.size = c.state.size();
   return c;
 }
 

@@ -31,11 +31,13 @@ struct Server {
 };
 
 struct Meta {
+  std::string id = "bolt-snapshot";  // Vault's name for a snapshot taken from the FSM
+  uint64_t version = 1;               // raft snapshot format version
   uint64_t index = 0;  // last raft index applied to the state
   uint64_t term = 0;
   uint64_t configuration_index = 0;
   std::vector<Server> servers;
-  uint64_t size = 0;  // bytes of state.bin (set by Write, read back by Read)
+  uint64_t size = 0;  // bytes of state.bin (Write sets it; Read gives what meta.json says)
 };
 
 // Seals / opens the SHA256SUMS text for SHA256SUMS.sealed.
@@ -44,10 +46,15 @@ using OpenFn = std::function<Result<std::string>(std::string_view sealed)>;
 
 // Appends one key/value to a state.bin being built.
 void AppendEntry(std::string* state, std::string_view key, std::string_view value);
-// Calls `fn` for each key/value of state.bin in order (views into `state`). Corruption
-// if the encoding is broken; stops at fn's first error and returns it.
-Status ForEachEntry(std::string_view state,
-                    const std::function<Status(std::string_view key, std::string_view value)>& fn);
+
+struct Entry {
+  std::string_view key;    // views into the state passed to ForEachEntry
+  std::string_view value;
+  size_t encoded_size = 0;  // bytes of the StorageEntry message (what `inspect` sums)
+};
+// Calls `fn` for each entry of state.bin in order. Corruption if the encoding is broken;
+// stops at fn's first error and returns it.
+Status ForEachEntry(std::string_view state, const std::function<Status(const Entry&)>& fn);
 
 // The compressed archive. `meta.size` is ignored (taken from `state`).
 Result<std::string> Write(const Meta& meta, std::string_view state, const SealFn& seal);

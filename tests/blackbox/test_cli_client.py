@@ -232,3 +232,52 @@ def test_snapshot_save_checks_for_the_sealed_sums(fake, tmp_path):
             assert r.returncode == 2, r.stderr
             assert r.stderr.strip() == "Error taking the snapshot: incomplete snapshot, unable to verify"
             assert not os.path.exists(out)
+
+
+def test_snapshot_inspect_reads_a_file_without_a_server(tmp_path):
+    state = vault_snapshot.encode_state([
+        ("core/keyring", b"x" * 100), ("core/mounts", b"y" * 50), ("logical/abc/foo", b"z" * 2000),
+        ("logical/abc/bar", b"z" * 20), ("sys/token/id/h1", b"q" * 10), ("toplevel", b"v")])
+    meta = json.dumps({"Version": 1, "ID": "bolt-snapshot", "Index": 42, "Term": 3, "Peers": None,
+                       "Configuration": {"Servers": []}, "ConfigurationIndex": 1, "Size": len(state)})
+    snap = str(tmp_path / "t.snap")
+    vault_snapshot.write(snap, {"meta.json": meta.encode() + b"\n", "state.bin": state,
+                                "SHA256SUMS.sealed": b"sealed"}, fix_sums=True)
+
+    def inspect(*args):
+        return subprocess.run([VAULT, "operator", "raft", "snapshot", "inspect"] + list(args), capture_output=True,
+                              text=True, env=dict(os.environ, HOME=str(tmp_path)), timeout=30)
+
+    r = inspect(snap)
+    assert r.returncode == 0, r.stderr
+    # Go's tabwriter layout (minwidth 8, padding 6); sizes are the StorageEntry messages
+    assert r.stdout == (" ID           bolt-snapshot\n Size         2289\n Index        42\n Term         3\n"
+                        " Version      1\n\n\n"
+                        " Key Name          Count      Size\n"
+                        " ----              ----       ----\n"
+                        " logical/abc       2          2KB\n"
+                        " core/keyring      1          116B\n"
+                        " core/mounts       1          65B\n"
+                        " sys/token         1          29B\n"
+                        " toplevel          1          13B\n"
+                        " ----              ----\n"
+                        " Total Size                2.2KB\n")
+    r = inspect("-format=json", "-depth=1", "-filter=core", snap)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"Meta": {"ID": "bolt-snapshot", "Size": 2289, "Index": 42, "Term": 3, "Version": 1},
+                                    "StatsKV": [{"Name": "core", "Count": 2, "Size": 181}],
+                                    "TotalCountKV": 2, "TotalSizeKV": 181}
+    r = inspect("-details=false", snap)
+    assert r.returncode == 0 and "Key Name" not in r.stdout and " Index        42\n" in r.stdout
+    # a damaged file is refused with Vault's texts
+    data = open(snap, "rb").read()
+    with open(tmp_path / "cut.snap", "wb") as f:
+        f.write(data[: len(data) // 2])
+    r = inspect(str(tmp_path / "cut.snap"))
+    assert (r.returncode, r.stderr) == (1, "Error reading snapshot: failed to read snapshot file: failed reading "
+                                           "snapshot: unexpected EOF\n")
+    r = inspect(str(tmp_path / "missing.snap"))
+    assert (r.returncode, r.stderr.strip()) == (1, "Error opening snapshot file: open " + str(tmp_path / "missing.snap")
+                                                   + ": no such file or directory")
+    assert inspect().stderr.strip() == "Missing FILE argument"
+    assert inspect("-depth=-1", snap).stderr.strip() == "Depth must be equal to or greater than 0"

@@ -262,6 +262,11 @@ def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
     entries = dict(vault_snapshot.parse_state(files["state.bin"]))
     assert "core/keyring" in entries and any(k.startswith("logical/") for k in entries)
     assert b"plaintext-never-in-snapshots" not in files["state.bin"]
+    r = cluster[0].cli("operator", "raft", "snapshot", "inspect", "-format=json", "-depth=1", snap)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout)
+    assert seen["Meta"]["Index"] == meta["Index"] and seen["TotalCountKV"] == len(entries)
+    assert {s["Name"] for s in seen["StatsKV"]} >= {"core", "logical", "sys"}
     assert kv_put(cluster[0], token, "snap/k", "v2").status_code == 200
     assert kv_put(cluster[0], token, "snap/later", "x").status_code == 200
     r = cluster[2].cli("operator", "raft", "snapshot", "restore", snap, token=token)

@@ -61,6 +61,16 @@ TEST(Columnize, StatusTableFromSpec) {
             "HA Enabled         true");
 }
 
+TEST(TabWrite, ColumnsAreElasticPerRunOfLines) {
+  // The b's and the d's sit in the second cell of their lines but in different column
+  // blocks: the line between them has no second tab-terminated cell.
+  EXPECT_EQ(TabWrite("a\tb\tc\naa\tbb\tcc\naaa\t\naaaa\tdddd\teeee\n", 0, 1),
+            "a    b  c\naa   bb cc\naaa  \naaaa dddd eeee\n");
+  // minimum width, and an empty cell still takes its column's width
+  EXPECT_EQ(TabWrite(" ID\tx\n Version\t1\n\n a\t\tz", 8, 6), " ID           x\n Version      1\n\n a              z");
+  EXPECT_EQ(TabWrite("no tabs\nat all", 8, 6), "no tabs\nat all");
+}
+
 TEST(HumanDuration, Table) {
   struct {
     int64_t secs;

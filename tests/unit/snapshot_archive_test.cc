@@ -33,8 +33,8 @@ struct TestSeal {
 
 std::vector<std::pair<std::string, std::string>> Entries(std::string_view state) {
   std::vector<std::pair<std::string, std::string>> out;
-  Status st = ForEachEntry(state, [&](std::string_view k, std::string_view v) {
-    out.emplace_back(k, v);
+  Status st = ForEachEntry(state, [&](const Entry& e) {
+    out.emplace_back(e.key, e.value);
     return Status::Ok();
   });
   EXPECT_TRUE(st.ok()) << st.message();
@@ -168,13 +168,25 @@ TEST(SnapshotArchive, GunzipStopsAtItsLimit) {
   EXPECT_EQ(*all, std::string(10 << 20, 'a'));
 }
 
+TEST(SnapshotArchive, EntrySizesAreTheMessageLengths) {
+  std::string state;
+  AppendEntry(&state, "k", "value");    // 0a 01 'k' 12 05 "value": 10 bytes
+  AppendEntry(&state, "", "");          // an empty message
+  AppendEntry(&state, "big", std::string(200, 'v'));  // value length takes two varint bytes
+  std::vector<size_t> sizes;
+  ASSERT_TRUE(ForEachEntry(state, [&](const Entry& e) {
+                sizes.push_back(e.encoded_size);
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 0, 1 + 1 + 3 + 1 + 2 + 200}));
+  EXPECT_EQ(state.size(), 1 + 10 + 1 + 0 + 2 + 208u);  // plus each message's length prefix
+}
+
 TEST(SnapshotArchive, MalformedStateIsCorruption) {
   std::string state;
   AppendEntry(&state, "k", "value");
   for (size_t len = 1; len < state.size(); ++len) {
-    Status st = ForEachEntry(std::string_view(state).substr(0, len), [](std::string_view, std::string_view) {
-      return Status::Ok();
-    });
+    Status st = ForEachEntry(std::string_view(state).substr(0, len), [](const Entry&) { return Status::Ok(); });
     EXPECT_EQ(st.code(), Code::kCorruption) << len;
   }
 }
