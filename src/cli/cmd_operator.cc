@@ -648,6 +648,59 @@ int RaftSnapshotInspect(CommandEnv& env, const std::vector<std::string>& args) {
   return 0;
 }
 
+// RFC 3339 with nanoseconds ("…T10:40:00.123456789Z") cut to seconds, as Go's
+// time.RFC3339 prints it.
+std::string Rfc3339Seconds(std::string t) {
+  size_t dot = t.find('.', t.find('T'));
+  if (dot == std::string::npos) return t;
+  size_t zone = t.find_first_of("Z+-", dot);
+  return t.erase(dot, zone == std::string::npos ? std::string::npos : zone - dot);
+}
+
+int Members(CommandEnv& env, const std::vector<std::string>& args) {
+  FlagSet fs;
+  env.AddHttpFlags(fs);
+  env.AddOutputFlags(fs, false);
+  std::vector<std::string> pos;
+  if (auto rc = env.Parse(fs, args, &pos)) return *rc;
+  auto c = env.NewClient();
+  auto r = c->Call({.method = "GET", .path = "/v1/sys/ha-status"});
+  if (!r.ok()) {
+    env.ui.Error(r.status().message());
+    return 2;
+  }
+  Json body = Json::parse(r->body, nullptr, false);
+  Json nodes = body.is_object() && body.contains("nodes") && body["nodes"].is_array() ? body["nodes"] : Json::array();
+  auto active = [](const Json& n) { return n.contains("active_node") && n["active_node"].is_boolean() && n["active_node"].get<bool>(); };
+  if (env.Format() == "table") {
+    std::vector<std::string> out{
+        "Host Name | API Address | Cluster Address | Active Node | Version | Upgrade Version | Redundancy Zone | Last Echo"};
+    for (const auto& n : nodes) {
+      std::string echo = n.contains("last_echo") && n["last_echo"].is_string() ? Rfc3339Seconds(n["last_echo"]) : "";
+      out.push_back(StrField(n, "hostname") + " | " + StrField(n, "api_address") + " | " +
+                    StrField(n, "cluster_address") + " | " + (active(n) ? "true" : "false") +
+                    " | " + StrField(n, "version") + " | " + StrField(n, "upgrade_version") + " | " +
+                    StrField(n, "redundancy_zone") + " | " + echo);
+    }
+    env.ui.Output(TableOutput(out, "|"));
+    return 0;
+  }
+  // Vault prints its decoded HAStatusResponse: {"Nodes": [...]}, empty optional fields left out.
+  Json list = Json::array();
+  for (const auto& n : nodes) {
+    Json o{{"hostname", StrField(n, "hostname")},
+           {"api_address", StrField(n, "api_address")},
+           {"cluster_address", StrField(n, "cluster_address")},
+           {"active_node", active(n)},
+           {"last_echo", n.contains("last_echo") && n["last_echo"].is_string() ? n["last_echo"] : Json()},
+           {"version", StrField(n, "version")}};
+    for (const char* k : {"upgrade_version", "redundancy_zone"})
+      if (!StrField(n, k).empty()) o[k] = StrField(n, k);
+    list.push_back(o);
+  }
+  return env.OutputData(Json{{"Nodes", list}});
+}
+
 std::string FormatSeconds(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return GoDurationString(int64_t(v.get<double>()));
@@ -802,6 +855,7 @@ void RegisterOperatorCommands(std::vector<CommandSpec>* out) {
                   [](CommandEnv& e, const std::vector<std::string>& a) { return KeyStatusCmd(e, a, true); }});
   out->push_back({"operator key-status", "Provides information about the active encryption key",
                   [](CommandEnv& e, const std::vector<std::string>& a) { return KeyStatusCmd(e, a, false); }});
+  out->push_back({"operator members", "Returns the list of nodes in the cluster", Members});
   out->push_back({"operator raft list-peers", "Returns the Raft peer set", RaftListPeers});
   out->push_back({"operator raft join", "Joins a node to the Raft cluster", RaftJoin});
   out->push_back({"operator raft remove-peer", "Removes a node from the Raft cluster", RaftRemovePeer});

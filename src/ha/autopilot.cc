@@ -353,12 +353,16 @@ void RaftHa::AutopilotLoop() {
     }
     CheckRemovedWhileDown();
     if (core_->Sealed()) warmed_for_.clear();  // sealing dropped every cluster connection
-    else if (!IsActive()) WarmForwarding();
+    else if (!IsActive()) {
+      WarmForwarding();
+      SendEcho();
+    }
     if (!IsActive() || core_->Sealed()) {
       if (was_active_) {
         std::lock_guard lock(ap_mu_);
         health_.clear();
         auto_status_.clear();
+        echoes_.clear();
       }
       was_active_ = false;
       continue;

@@ -1,5 +1,5 @@
 // Small HTTP helpers shared by the HA endpoint files (raft_ha.cc, autopilot.cc,
-// snapshot_auto.cc). Pure functions; any thread.
+// snapshot_auto.cc, members.cc). Pure functions; any thread.
 #pragma once
 
 #include <string>
@@ -18,9 +18,12 @@ inline http::HttpResponse NoContent() {
   return r;
 }
 
-// Vault's response envelope around `data`.
-inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data) {
+// Vault's response envelope around `data`; `inject` also copies data's keys to the top
+// level, as Vault does for its data-injection paths (sys/ha-status among them).
+inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data, bool inject = false) {
   nlohmann::ordered_json j;
+  if (inject && data.is_object())
+    for (auto it = data.begin(); it != data.end(); ++it) j[it.key()] = it.value();
   j["request_id"] = NewUUID();
   j["lease_id"] = "";
   j["renewable"] = false;
@@ -35,5 +38,14 @@ inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data) {
 }
 
 inline bool IsWrite(const std::string& m) { return m == "PUT" || m == "POST"; }
+
+// "https://host:port" -> "host:port".
+inline std::string HostPort(const std::string& url) {
+  std::string s = url;
+  auto p = s.find("://");
+  if (p != std::string::npos) s = s.substr(p + 3);
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
 
 }  // namespace tresor::ha

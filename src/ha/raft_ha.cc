@@ -157,15 +157,6 @@ Result<json> PostJson(const std::string& url, const json& body, const LeaderTls*
   return j;
 }
 
-// "https://host:port" -> "host:port".
-std::string HostPort(const std::string& url) {
-  std::string s = url;
-  auto p = s.find("://");
-  if (p != std::string::npos) s = s.substr(p + 3);
-  while (!s.empty() && s.back() == '/') s.pop_back();
-  return s;
-}
-
 std::string TrimSlash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
@@ -218,8 +209,11 @@ Status RaftHa::Start() {
   if (port_) {
     raft::RaftNode* node = node_;
     port_->SetRaftAcceptor([node](uint64_t id, const std::string& addr, int fd) { node->AcceptConnection(id, addr, fd); });
-    core::Core* core = core_;
-    port_->SetForwardHandler([core](http::HttpRequest& req) { return core->HandleHttp(req); });
+    // Standbys' echoes arrive here too; RaftHa::Forward never forwards a client's request
+    // under kInternalPrefix, so only a cluster member can send one.
+    port_->SetForwardHandler([this](http::HttpRequest& req) {
+      return req.path == kEchoPath ? HandleEcho(req) : core_->HandleHttp(req);
+    });
   }
   if (node_->HasExistingState()) RETURN_IF_ERROR(EnsureStarted());
   autopilot_thread_ = std::thread([this] {
@@ -401,6 +395,7 @@ http::HttpResponse RaftHa::Forward(const http::HttpRequest& req) {
   if (node_->IsRemoved())
     return core::ErrorResponse(Status::Unavailable(
         "this node was removed from the raft cluster; wipe its data directory and join it again"));
+  if (req.path.rfind(kInternalPrefix, 0) == 0) return core::ErrorResponse(Status::UnsupportedPath());
   if (!opts_.forwarding || !req.Header(kForwardedHeader).empty()) return Redirect(req);
   core::HaLeader l = WaitForLeader();
   if (!l.known || l.leader_address.empty() || l.is_self)
@@ -932,30 +927,6 @@ http::HttpResponse RaftHa::HandleStepDown(http::HttpRequest& req) {
     return core::ErrorResponse(st);
   }
   return NoContent();
-}
-
-http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
-  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/ha-status");
-  if (!auth.ok()) return core::ErrorResponse(auth);
-  auto cfg = node_->Configuration();
-  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
-  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
-  for (auto& s : cfg->servers) {
-    nlohmann::ordered_json o;
-    o["hostname"] = s.node_id;
-    o["api_address"] = s.leader ? opts_.api_addr : "";
-    o["cluster_address"] = s.address;
-    o["active_node"] = s.leader;
-    o["last_echo"] = nullptr;
-    o["version"] = "1.13.0";
-    nodes.push_back(o);
-  }
-  nlohmann::ordered_json data;
-  data["nodes"] = nodes;
-  return DataEnvelope(data);
 }
 
 }  // namespace tresor::ha

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -130,6 +131,21 @@ class RaftHa : public core::HaHook {
   // active node, and stop raft if it says this node was removed.
   void CheckRemovedWhileDown();
 
+  // ---- members (members.cc) ----
+  // Every unsealed standby tells the active node who it is every kEchoInterval over the
+  // cluster port (Vault's echo); sys/ha-status lists the active node and the standbys heard
+  // from within kEchoExpiry, as Vault does.
+  static constexpr std::string_view kInternalPrefix = "/v1/sys/internal/tresor/";
+  static constexpr std::string_view kEchoPath = "/v1/sys/internal/tresor/ha-echo";
+  static constexpr std::chrono::seconds kEchoInterval{2};
+  static constexpr std::chrono::seconds kEchoExpiry{15};
+  struct Echo {
+    std::string hostname, api_addr, cluster_addr;
+    std::chrono::system_clock::time_point at;
+  };
+  http::HttpResponse HandleEcho(http::HttpRequest& req);  // active node: a standby's echo
+  void SendEcho();                                          // autopilot thread, on a standby
+
   // ---- snapshots (raft_ha.cc) ----
   // Every replicated key/value except the leader record and restore staging, as Vault's
   // snapshot file (src/snapshot/archive.h).
@@ -184,8 +200,10 @@ class RaftHa : public core::HaHook {
   std::map<std::string, std::pair<bool, std::chrono::system_clock::time_point>> health_;  // guarded by ap_mu_
   std::map<std::string, AutoSnapshotStatus> auto_status_;  // guarded by ap_mu_
   std::set<std::string> removing_;  // node ids in a remove-peer call here; guarded by ap_mu_
+  std::map<std::string, Echo> echoes_;  // node id -> its last echo; guarded by ap_mu_
   bool was_active_ = false;  // autopilot thread only
   std::string warmed_for_;   // autopilot thread only: the leadership the forwarding pool was opened for
+  std::chrono::steady_clock::time_point last_echo_sent_{};  // autopilot thread only
   void WarmForwarding();     // autopilot thread, on a standby
   std::chrono::steady_clock::time_point last_member_check_{};  // autopilot thread only
 };

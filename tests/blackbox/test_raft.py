@@ -3,6 +3,7 @@
 One cluster is shared by the module (building it is the slow part); the destructive tests
 (failover, restart of all nodes) run last.
 """
+import datetime
 import json
 import os
 import socket
@@ -293,6 +294,51 @@ def test_snapshot_save_restore_and_into_new_cluster(cluster, tmp_path):
         assert kv_get(fresh, token, "snap/k") == "v1"
     finally:
         fresh.stop()
+
+
+def test_ha_status_and_operator_members(cluster):
+    token = cluster[0].root_token
+    leader = leader_of(cluster)
+    addrs = {n.addr for n in cluster}
+
+    def status(node):
+        r = requests.get(node.addr + "/v1/sys/ha-status", headers={"X-Vault-Token": token}, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # every standby echoes to the active node every 2 s; any node answers (forwarded)
+    assert wait(lambda: len(status(cluster[1])["nodes"]) == 3, timeout=15)
+    body = status(cluster[2])
+    assert body["nodes"] == body["data"]["nodes"]  # a data-injection path, as in Vault
+    nodes = body["nodes"]
+    active = [n for n in nodes if n["active_node"]]
+    assert len(active) == 1 and active[0]["api_address"] == leader.addr and active[0]["last_echo"] is None
+    assert {n["api_address"] for n in nodes} == addrs
+    for n in nodes:
+        assert n["cluster_address"].startswith("http://127.0.0.1:") and n["version"] and n["hostname"]
+        if not n["active_node"]:
+            echo = datetime.datetime.fromisoformat(n["last_echo"].replace("Z", "+00:00")[:26] + "+00:00")
+            age = datetime.datetime.now(datetime.timezone.utc) - echo
+            assert abs(age.total_seconds()) < 15, n
+
+    r = cluster[1].cli("operator", "members", token=token)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["Host", "Name", "API", "Address", "Cluster", "Address", "Active", "Node", "Version",
+                                "Upgrade", "Version", "Redundancy", "Zone", "Last", "Echo"]
+    assert len(lines) == 5 and sum(" true " in l for l in lines[2:]) == 1
+    assert all(a in r.stdout for a in addrs)
+    r = cluster[0].cli("operator", "members", "-format=json", token=token)
+    assert r.returncode == 0, r.stderr
+    assert {n["api_address"] for n in json.loads(r.stdout)["Nodes"]} == addrs
+
+    # the echo path is the cluster port's own: clients get 404 on any node, and nothing changes
+    fake = {"node_id": "vault-1", "hostname": "evil", "api_addr": "http://evil:1", "cluster_addr": "http://evil:2"}
+    for n in cluster:
+        r = requests.post(n.addr + "/v1/sys/internal/tresor/ha-echo", json=fake, headers={"X-Vault-Token": token},
+                          timeout=5)
+        assert r.status_code == 404, (n.addr, r.status_code, r.text)
+    assert all(x["hostname"] != "evil" for x in status(leader)["nodes"])
 
 
 def test_damaged_snapshots_are_refused_and_change_nothing(cluster, tmp_path):

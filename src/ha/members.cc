@@ -1,0 +1,103 @@
+// Who is in the HA cluster right now: standbys' echoes and sys/ha-status (Vault's
+// `operator members`).
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "core/envelope.h"
+#include "ha/ha_util.h"
+#include "ha/raft_ha.h"
+#include "http/json_body.h"
+
+namespace tresor::ha {
+
+namespace {
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+}  // namespace
+
+void RaftHa::SendEcho() {
+  if (!port_ || core_->Sealed() || node_->IsRemoved()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_echo_sent_ < kEchoInterval) return;
+  auto rec = CurrentLeaderRecord();
+  if (!rec || rec->cluster_addr.empty() || rec->node_id == node_->node_id()) return;
+  last_echo_sent_ = now;
+  http::HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = std::string(kEchoPath);
+  req.headers["content-type"] = "application/json";
+  req.body = nlohmann::json{{"node_id", node_->node_id()},
+                            {"hostname", Hostname()},
+                            {"api_addr", opts_.api_addr},
+                            {"cluster_addr", opts_.cluster_addr}}
+                 .dump();
+  auto r = port_->Forward(HostPort(rec->cluster_addr), req);
+  if (!r.ok() || r->status != 204)
+    LOG_DEBUG("ha: echo to the active node at {} failed: {}", rec->cluster_addr,
+              r.ok() ? "status " + std::to_string(r->status) : r.status().message());
+}
+
+http::HttpResponse RaftHa::HandleEcho(http::HttpRequest& req) {
+  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", nlohmann::json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return core::ErrorResponse(Status::Standby());
+  auto body = http::ParseJsonBody(req.body, 8);
+  if (!body.ok()) return core::ErrorResponse(body.status());
+  auto str = [&](const char* k) {
+    auto it = body->find(k);
+    return it != body->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string id = str("node_id");
+  auto cfg = node_->Configuration();
+  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
+  if (id.empty() || std::none_of(cfg->servers.begin(), cfg->servers.end(),
+                                 [&](const raft::RaftServer& s) { return s.node_id == id; }))
+    return core::ErrorResponse(Status::InvalidRequest("not a member of this raft cluster"));
+  std::lock_guard lock(ap_mu_);
+  echoes_[id] = Echo{str("hostname"), str("api_addr"), str("cluster_addr"), std::chrono::system_clock::now()};
+  return NoContent();
+}
+
+http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
+  if (req.method != "GET") return core::JsonResponse(405, {{"errors", nlohmann::json::array()}});
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return Forward(req);
+  Status auth = core_->AuthorizeSudo(req, "sys/ha-status");
+  if (!auth.ok()) return core::ErrorResponse(auth);
+  auto cfg = node_->Configuration();
+  if (!cfg.ok()) return core::ErrorResponse(cfg.status());
+  auto node = [](const std::string& host, const std::string& api, const std::string& cluster, bool active,
+                 nlohmann::ordered_json last_echo) {
+    nlohmann::ordered_json o;
+    o["hostname"] = host;
+    o["api_address"] = api;
+    o["cluster_address"] = cluster;
+    o["active_node"] = active;
+    o["last_echo"] = std::move(last_echo);
+    o["version"] = kVaultApiVersion;
+    return o;
+  };
+  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
+  nodes.push_back(node(Hostname(), opts_.api_addr, opts_.cluster_addr, true, nullptr));
+  const auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(ap_mu_);
+  for (const auto& s : cfg->servers) {
+    auto it = echoes_.find(s.node_id);
+    if (s.node_id == node_->node_id() || it == echoes_.end() || now - it->second.at > kEchoExpiry) continue;
+    const Echo& e = it->second;
+    nodes.push_back(node(e.hostname, e.api_addr, e.cluster_addr, false, FormatRFC3339Nano(e.at)));
+  }
+  nlohmann::ordered_json data;
+  data["nodes"] = nodes;
+  return DataEnvelope(data, /*inject=*/true);
+}
+
+}  // namespace tresor::ha
