@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "http/http_types.h"
 #include "storage/storage.h"
@@ -27,6 +29,14 @@ struct HaLeader {
   uint64_t raft_committed_index = 0;
   uint64_t raft_applied_index = 0;
 };
+
+// One entry of sys/ha-status's `nodes` (Vault's HAStatusNode): the active node has no
+// last_echo. Used by Core's single-node answer and by the raft HA layer's.
+nlohmann::ordered_json HaStatusNode(const std::string& hostname, const std::string& api_address,
+                                    const std::string& cluster_address, bool active,
+                                    const std::optional<std::string>& last_echo);
+// This machine's host name ("" if unknown), as sys/ha-status reports it.
+std::string LocalHostname();
 
 class HaHook {
  public:

@@ -93,6 +93,16 @@ std::optional<http::HttpResponse> Core::HandleRaw(const std::string& path, http:
     if (m != "PUT" && m != "POST") return MethodNotAllowed();
     return HandleSeal(req);
   }
+  if (path == "sys/ha-status") {  // here only without an HA layer: this node is all there is
+    if (m != "GET") return MethodNotAllowed();
+    if (Sealed()) return ErrorResponse(Status::Sealed());
+    Status auth = AuthorizeSudo(req, path);
+    if (!auth.ok()) return ErrorResponse(auth);
+    logical::Response resp;
+    resp.data = {{"nodes", nlohmann::json::array({HaStatusNode(LocalHostname(), opts_.api_addr, opts_.cluster_addr,
+                                                                 true, std::nullopt)})}};
+    return RenderLogical(&resp, logical::Operation::kRead, path, NewUUID());
+  }
   return std::nullopt;
 }
 

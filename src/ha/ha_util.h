@@ -22,8 +22,6 @@ inline http::HttpResponse NoContent() {
 // level, as Vault does for its data-injection paths (sys/ha-status among them).
 inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data, bool inject = false) {
   nlohmann::ordered_json j;
-  if (inject && data.is_object())
-    for (auto it = data.begin(); it != data.end(); ++it) j[it.key()] = it.value();
   j["request_id"] = NewUUID();
   j["lease_id"] = "";
   j["renewable"] = false;
@@ -32,6 +30,9 @@ inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data, bool 
   j["wrap_info"] = nullptr;
   j["warnings"] = nullptr;
   j["auth"] = nullptr;
+  if (inject && data.is_object())
+    for (auto it = data.begin(); it != data.end(); ++it)
+      if (!j.contains(it.key())) j[it.key()] = it.value();
   http::HttpResponse r;
   r.body = j.dump();
   return r;

@@ -1,27 +1,16 @@
 // Who is in the HA cluster right now: standbys' echoes and sys/ha-status (Vault's
 // `operator members`).
 
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "common/duration.h"
 #include "common/log.h"
-#include "common/version.h"
 #include "core/envelope.h"
 #include "ha/ha_util.h"
 #include "ha/raft_ha.h"
 #include "http/json_body.h"
 
 namespace tresor::ha {
-
-namespace {
-std::string Hostname() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "";
-  return buf;
-}
-}  // namespace
 
 void RaftHa::SendEcho() {
   if (!port_ || core_->Sealed() || node_->IsRemoved()) return;
@@ -35,7 +24,7 @@ void RaftHa::SendEcho() {
   req.target = req.path = std::string(kEchoPath);
   req.headers["content-type"] = "application/json";
   req.body = nlohmann::json{{"node_id", node_->node_id()},
-                            {"hostname", Hostname()},
+                            {"hostname", core::LocalHostname()},
                             {"api_addr", opts_.api_addr},
                             {"cluster_addr", opts_.cluster_addr}}
                  .dump();
@@ -74,26 +63,15 @@ http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
   if (!auth.ok()) return core::ErrorResponse(auth);
   auto cfg = node_->Configuration();
   if (!cfg.ok()) return core::ErrorResponse(cfg.status());
-  auto node = [](const std::string& host, const std::string& api, const std::string& cluster, bool active,
-                 nlohmann::ordered_json last_echo) {
-    nlohmann::ordered_json o;
-    o["hostname"] = host;
-    o["api_address"] = api;
-    o["cluster_address"] = cluster;
-    o["active_node"] = active;
-    o["last_echo"] = std::move(last_echo);
-    o["version"] = kVaultApiVersion;
-    return o;
-  };
   nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
-  nodes.push_back(node(Hostname(), opts_.api_addr, opts_.cluster_addr, true, nullptr));
+  nodes.push_back(core::HaStatusNode(core::LocalHostname(), opts_.api_addr, opts_.cluster_addr, true, std::nullopt));
   const auto now = std::chrono::system_clock::now();
   std::lock_guard lock(ap_mu_);
   for (const auto& s : cfg->servers) {
     auto it = echoes_.find(s.node_id);
     if (s.node_id == node_->node_id() || it == echoes_.end() || now - it->second.at > kEchoExpiry) continue;
     const Echo& e = it->second;
-    nodes.push_back(node(e.hostname, e.api_addr, e.cluster_addr, false, FormatRFC3339Nano(e.at)));
+    nodes.push_back(core::HaStatusNode(e.hostname, e.api_addr, e.cluster_addr, false, FormatRFC3339Nano(e.at)));
   }
   nlohmann::ordered_json data;
   data["nodes"] = nodes;

@@ -179,15 +179,21 @@ void ParsePax(std::string_view data, std::optional<std::string>* path, int64_t* 
     if (eq != std::string_view::npos) {
       std::string_view k = rec.substr(0, eq), v = rec.substr(eq + 1);
       if (k == "path") *path = std::string(v);
-      if (k == "size") {
-        uint64_t n = 0;
-        bool ok = !v.empty() && v.size() <= 18;
-        for (char c : v) ok = ok && c >= '0' && c <= '9', n = n * 10 + uint64_t(c - '0');
-        if (ok) *size = static_cast<int64_t>(n);
+      if (k == "size" && !v.empty() && v.size() <= 18 &&
+          v.find_first_not_of("0123456789") == std::string_view::npos) {
+        int64_t n = 0;
+        for (char c : v) n = n * 10 + (c - '0');
+        *size = n;
       }
     }
     data.remove_prefix(len);
   }
+}
+
+// Values are barrier ciphertext, which does not compress: a real snapshot inflates to
+// about its own size, so far more than that is a bomb, refused before memory runs out.
+uint64_t InflateLimit(size_t compressed) {
+  return std::min<uint64_t>(kMaxStateBytes, uint64_t(compressed) * 64 + (64u << 20));
 }
 
 struct TarFile {
@@ -247,7 +253,10 @@ Result<std::vector<TarFile>> ParseTar(std::string_view tar) {
   }
 }
 
-std::string Quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+// Go's %q closely enough for error texts; names from a file may be any bytes.
+std::string Quote(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // SHA256SUMS text for the two hashed files, meta.json first.
 std::string SumsText(std::string_view meta, std::string_view state) {
@@ -290,7 +299,8 @@ std::string MetaJson(const Meta& meta, uint64_t size) {
                               {"Configuration", {{"Servers", servers}}},
                               {"ConfigurationIndex", meta.configuration_index},
                               {"Size", size}};
-  return j.dump() + "\n";  // Go's json.Encoder ends with a newline
+  // Go's json.Encoder ends with a newline.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 // meta.json comes from the file being read: wrong types are skipped, never thrown on.
@@ -400,7 +410,7 @@ Result<std::string> Write(const Meta& meta, std::string_view state, const SealFn
 Result<Contents> Read(std::string_view file, const OpenFn* open) {
   Contents c;
   {
-    auto tar = Gunzip(file, kMaxStateBytes + (1 << 20));
+    auto tar = Gunzip(file, InflateLimit(file.size()));
     if (!tar.ok()) return tar.status();
     c.tar_ = std::move(*tar);
   }
@@ -436,7 +446,7 @@ bool SealedSumsDidNotOpen(const Status& st) {
 }
 
 bool HasSealedSums(std::string_view file) {
-  auto tar = Gunzip(file, kMaxStateBytes + (1 << 20));
+  auto tar = Gunzip(file, InflateLimit(file.size()));
   if (!tar.ok()) return false;
   auto files = ParseTar(*tar);
   if (!files.ok()) return false;

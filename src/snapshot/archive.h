@@ -71,7 +71,8 @@ class Contents {
 };
 
 // Decompresses and verifies `file`. `open` null skips the sealed sums (snapshot-force).
-// Refuses more than kMaxStateBytes of decompressed data.
+// Refuses more than kMaxStateBytes, or 64 times the file's size + 64 MiB, of decompressed
+// data.
 Result<Contents> Read(std::string_view file, const OpenFn* open);
 // True for a Read error that means SHA256SUMS.sealed did not open with this cluster's
 // seal (Vault answers 400 and suggests snapshot-force); other errors are 500s.

@@ -66,6 +66,20 @@ def test_status_unsealed(unsealed):
         assert l[width - 4:width] == "    " and l[width] != " "
 
 
+def test_members_of_a_single_node_without_ha(unsealed):
+    # without raft the node is the whole cluster, and says so as Vault does
+    r = requests.get(unsealed.addr + "/v1/sys/ha-status", headers={"X-Vault-Token": unsealed.root_token})
+    assert r.status_code == 200, r.text
+    (node,) = r.json()["nodes"]
+    assert node["active_node"] is True and node["last_echo"] is None and node["version"] == "1.13.1"
+    assert r.json()["data"]["nodes"] == [node]
+    assert requests.get(unsealed.addr + "/v1/sys/ha-status").status_code == 403
+    r = unsealed.cli("operator", "members", token=unsealed.root_token)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and lines[2].split()[-5:] == ["true", "1.13.1", "n/a", "n/a", "n/a"]
+
+
 def test_status_json(unsealed):
     r = unsealed.cli("status", "-format=json")
     assert r.returncode == 0, r.stderr

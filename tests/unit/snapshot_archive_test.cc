@@ -168,6 +168,15 @@ TEST(SnapshotArchive, GunzipStopsAtItsLimit) {
   EXPECT_EQ(*all, std::string(10 << 20, 'a'));
 }
 
+TEST(SnapshotArchive, ADecompressionBombIsRefused) {
+  auto bomb = Gzip(std::string(100 << 20, '\0'));  // ~100 KiB that would inflate to 100 MiB
+  ASSERT_TRUE(bomb.ok());
+  auto c = Read(*bomb, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("uncompressed"), std::string::npos) << c.status().message();
+  EXPECT_FALSE(HasSealedSums(*bomb));
+}
+
 TEST(SnapshotArchive, EntrySizesAreTheMessageLengths) {
   std::string state;
   AppendEntry(&state, "k", "value");    // 0a 01 'k' 12 05 "value": 10 bytes
