@@ -18,6 +18,9 @@ void RaftHa::SendEcho() {
   if (now - last_echo_sent_ < kEchoInterval) return;
   auto rec = CurrentLeaderRecord();
   if (!rec || rec->cluster_addr.empty() || rec->node_id == node_->node_id()) return;
+  // The record lags an election: an echo to a former leader that has gone from the network
+  // would hold this thread (and the warming of the new leader's pool) until the dial timed out.
+  if (node_->GetStatus().leader_id != rec->node_id) return;
   last_echo_sent_ = now;
   http::HttpRequest req;
   req.method = "POST";
