@@ -648,13 +648,11 @@ int RaftSnapshotInspect(CommandEnv& env, const std::vector<std::string>& args) {
   return 0;
 }
 
-// RFC 3339 with nanoseconds ("…T10:40:00.123456789Z") cut to seconds, as Go's
-// time.RFC3339 prints it.
-std::string Rfc3339Seconds(std::string t) {
-  size_t dot = t.find('.', t.find('T'));
-  if (dot == std::string::npos) return t;
-  size_t zone = t.find_first_of("Z+-", dot);
-  return t.erase(dot, zone == std::string::npos ? std::string::npos : zone - dot);
+// A server's RFC 3339 time printed as Go's time.RFC3339 (whole seconds); as given if it
+// does not parse.
+std::string Rfc3339Seconds(const std::string& t) {
+  auto parsed = ParseRFC3339(t);
+  return parsed ? FormatRFC3339(*parsed) : t;
 }
 
 int Members(CommandEnv& env, const std::vector<std::string>& args) {

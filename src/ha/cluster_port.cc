@@ -1,5 +1,7 @@
 #include "ha/cluster_port.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,6 +36,21 @@ using TlsStream = ssl::stream<tcp::socket>;
 using ErrorCode = boost::system::error_code;
 
 namespace {
+// Calls on cluster connections block their thread (forwarding is synchronous). These bound
+// how long a peer that vanished without a FIN or RST (power loss, partition) can hold one:
+// keepalive probes start after 5 s of silence, and the kernel drops the connection once sent
+// data, probes included, has gone unacknowledged for 15 s (on Linux this also ends a
+// connect's SYN retries). A live peer that takes long to answer acknowledges the probes and
+// is waited for.
+void BoundDeadPeerWait(int fd) {
+  int on = 1, idle = 5, interval = 2, count = 3;
+  unsigned user_timeout_ms = 15000;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+}
 
 // ALPN protocol names (Vault's), wire format: length-prefixed.
 constexpr unsigned char kAlpnRaft[] = "\x0fraft_storage_v1";
@@ -167,6 +184,7 @@ struct ClusterPort::Impl : std::enable_shared_from_this<Impl> {
     }
     sock.set_option(tcp::no_delay(true), ig);
     int fd = sock.native_handle();
+    BoundDeadPeerWait(fd);
     if (!Track(fd)) {
       sock.close(ig);
       return;
@@ -397,7 +415,16 @@ Result<std::unique_ptr<TlsStream>> ClusterPort::Impl::Dial(const std::string& pe
   auto eps = r.resolve(host, port, ec);
   if (ec) return Status::Unavailable("cluster port: cannot resolve " + peer + ": " + ec.message());
   auto s = std::make_unique<TlsStream>(ioc, *c);
-  net::connect(s->lowest_layer(), eps, ec);
+  ec = net::error::host_not_found;
+  for (const auto& ep : eps) {
+    ErrorCode ig;
+    s->lowest_layer().close(ig);
+    s->lowest_layer().open(ep.endpoint().protocol(), ec);
+    if (ec) continue;
+    BoundDeadPeerWait(s->lowest_layer().native_handle());
+    s->lowest_layer().connect(ep.endpoint(), ec);
+    if (!ec) break;
+  }
   if (ec) return Status::Unavailable("cluster port: cannot connect to " + peer + ": " + ec.message());
   s->lowest_layer().set_option(tcp::no_delay(true), ec);
   SSL_set_alpn_protos(s->native_handle(), alpn, static_cast<unsigned>(alpn_len));

@@ -18,9 +18,8 @@ inline http::HttpResponse NoContent() {
   return r;
 }
 
-// Vault's response envelope around `data`; `inject` also copies data's keys to the top
-// level, as Vault does for its data-injection paths (sys/ha-status among them).
-inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data, bool inject = false) {
+// Vault's response envelope around `data`.
+inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data) {
   nlohmann::ordered_json j;
   j["request_id"] = NewUUID();
   j["lease_id"] = "";
@@ -30,9 +29,6 @@ inline http::HttpResponse DataEnvelope(const nlohmann::ordered_json& data, bool 
   j["wrap_info"] = nullptr;
   j["warnings"] = nullptr;
   j["auth"] = nullptr;
-  if (inject && data.is_object())
-    for (auto it = data.begin(); it != data.end(); ++it)
-      if (!j.contains(it.key())) j[it.key()] = it.value();
   http::HttpResponse r;
   r.body = j.dump();
   return r;

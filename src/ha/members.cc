@@ -18,9 +18,6 @@ void RaftHa::SendEcho() {
   if (now - last_echo_sent_ < kEchoInterval) return;
   auto rec = CurrentLeaderRecord();
   if (!rec || rec->cluster_addr.empty() || rec->node_id == node_->node_id()) return;
-  // The record lags an election: an echo to a former leader that has gone from the network
-  // would hold this thread (and the warming of the new leader's pool) until the dial timed out.
-  if (node_->GetStatus().leader_id != rec->node_id) return;
   last_echo_sent_ = now;
   http::HttpRequest req;
   req.method = "POST";
@@ -76,9 +73,9 @@ http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
     const Echo& e = it->second;
     nodes.push_back(core::HaStatusNode(e.hostname, e.api_addr, e.cluster_addr, false, FormatRFC3339Nano(e.at)));
   }
-  nlohmann::ordered_json data;
-  data["nodes"] = nodes;
-  return DataEnvelope(data, /*inject=*/true);
+  logical::Response resp;  // rendered by core: sys/ha-status is a data-injection path
+  resp.data = {{"nodes", std::move(nodes)}};
+  return core::RenderLogical(&resp, logical::Operation::kRead, "sys/ha-status", NewUUID());
 }
 
 }  // namespace tresor::ha

@@ -690,8 +690,11 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
     LOG_WARN("ha: snapshot restore refused: {}", archive.status().message());
     return core::ErrorResponse(archive.status());
   }
+  // Every key must be storable once the restore commits: an empty key would stop every
+  // node's state machine then (a long one already fails while staging, changing nothing).
   size_t keys = 0;
   Status parsed = snapshot::ForEachEntry(archive->state, [&](const snapshot::Entry& e) {
+    if (e.key.empty()) return Status::Corruption("failed to read snapshot file: an entry has an empty key");
     keys += !LeftOutOfSnapshots(e.key);
     return Status::Ok();
   });

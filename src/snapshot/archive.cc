@@ -140,9 +140,12 @@ Status AddTarFile(Deflater* z, std::string_view name, std::string_view data, int
 
 std::optional<uint64_t> ParseNumber(std::string_view f) {
   if (!f.empty() && (static_cast<unsigned char>(f[0]) & 0x80)) {  // GNU base-256
-    if (f.size() > 9 || (f[0] & 0x40)) return std::nullopt;  // too big or negative
+    if (f[0] & 0x40) return std::nullopt;  // negative
     uint64_t v = static_cast<unsigned char>(f[0]) & 0x7f;
-    for (size_t i = 1; i < f.size(); ++i) v = (v << 8) | static_cast<unsigned char>(f[i]);
+    for (size_t i = 1; i < f.size(); ++i) {
+      if (v >> 56) return std::nullopt;  // beyond 64 bits
+      v = (v << 8) | static_cast<unsigned char>(f[i]);
+    }
     return v;
   }
   uint64_t v = 0;
@@ -253,9 +256,11 @@ Result<std::vector<TarFile>> ParseTar(std::string_view tar) {
   }
 }
 
-// Go's %q closely enough for error texts; names from a file may be any bytes.
+// Go's %q closely enough for error texts.
 std::string Quote(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
 }
 
 // SHA256SUMS text for the two hashed files, meta.json first.
@@ -275,7 +280,7 @@ Status VerifySums(std::string_view list, const std::map<std::string, std::string
     size_t sep = line.find("  ");
     auto sha = HexDecode(line.substr(0, sep));
     if (sep == std::string_view::npos || !sha)
-      return Status::Corruption("failed checking integrity of snapshot: malformed hash list");
+      return Status::Corruption("malformed hash list");
     std::string_view file = line.substr(sep + 2);
     auto it = sums.find(file);
     if (it == sums.end()) return Status::Corruption("list missing hash for " + Quote(file));
@@ -412,9 +417,9 @@ Result<Contents> Read(std::string_view file, const OpenFn* open) {
   {
     auto tar = Gunzip(file, InflateLimit(file.size()));
     if (!tar.ok()) return tar.status();
-    c.tar_ = std::move(*tar);
+    c.tar_ = std::make_unique<const std::string>(std::move(*tar));
   }
-  ASSIGN_OR_RETURN(auto files, ParseTar(c.tar_));
+  ASSIGN_OR_RETURN(auto files, ParseTar(*c.tar_));
   std::string_view meta_json, sums, sealed;
   for (const auto& f : files) {
     if (f.name == kMetaName) meta_json = f.data;

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,8 @@ Status ForEachEntry(std::string_view state, const std::function<Status(const Ent
 // The compressed archive. `meta.size` is ignored (taken from `state`).
 Result<std::string> Write(const Meta& meta, std::string_view state, const SealFn& seal);
 
-// What Read found. `state` points into `tar_`, so the object must outlive its use.
+// What Read found. `state` points into the decompressed archive this object owns (on the
+// heap, so moving the object keeps it valid); copying is not allowed.
 class Contents {
  public:
   Meta meta;
@@ -67,7 +69,7 @@ class Contents {
 
  private:
   friend Result<Contents> Read(std::string_view, const OpenFn*);
-  std::string tar_;
+  std::unique_ptr<const std::string> tar_;
 };
 
 // Decompresses and verifies `file`. `open` null skips the sealed sums (snapshot-force).

@@ -1,10 +1,13 @@
 """The CLI's HTTP client against a scripted fake server (no tresor server needed):
 headers it sends, one redirect re-sending method and body, LIST via ?list=true, error
 rendering for non-JSON bodies, retries on 5xx, namespace header."""
+import gzip
 import http.server
+import io
 import json
 import os
 import subprocess
+import tarfile
 import threading
 
 import pytest
@@ -267,6 +270,22 @@ def test_snapshot_inspect_reads_a_file_without_a_server(tmp_path):
     assert json.loads(r.stdout) == {"Meta": {"ID": "bolt-snapshot", "Size": 2289, "Index": 42, "Term": 3, "Version": 1},
                                     "StatsKV": [{"Name": "core", "Count": 2, "Size": 181}],
                                     "TotalCountKV": 2, "TotalSizeKV": 181}
+    # the same members as Go or GNU tar might write them (pax extended headers, GNU format)
+    with tarfile.open(snap, "r:gz") as t:
+        members = [(m.name, t.extractfile(m).read()) for m in t.getmembers()]
+    for fmt, extra in ((tarfile.PAX_FORMAT, {"comment": "pax record"}), (tarfile.GNU_FORMAT, {})):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=fmt) as t:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size, info.pax_headers = len(data), dict(extra)
+                t.addfile(info, io.BytesIO(data))
+        other = str(tmp_path / f"fmt{fmt}.snap")
+        with open(other, "wb") as f:
+            f.write(gzip.compress(raw.getvalue()))
+        r = inspect("-format=json", other)
+        assert r.returncode == 0, (fmt, r.stderr)
+        assert json.loads(r.stdout)["TotalCountKV"] == 6
     r = inspect("-details=false", snap)
     assert r.returncode == 0 and "Key Name" not in r.stdout and " Index        42\n" in r.stdout
     # a damaged file is refused with Vault's texts
