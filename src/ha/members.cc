@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/duration.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "core/envelope.h"
 #include "ha/ha_util.h"
@@ -23,11 +24,11 @@ void RaftHa::SendEcho() {
   req.method = "POST";
   req.target = req.path = std::string(kEchoPath);
   req.headers["content-type"] = "application/json";
-  req.body = nlohmann::json{{"node_id", node_->node_id()},
-                            {"hostname", core::LocalHostname()},
-                            {"api_addr", opts_.api_addr},
-                            {"cluster_addr", opts_.cluster_addr}}
-                 .dump();
+  // DumpJson: never throws, whatever bytes the host name or configured addresses hold.
+  req.body = DumpJson(nlohmann::json{{"node_id", node_->node_id()},
+                                     {"hostname", core::LocalHostname()},
+                                     {"api_addr", opts_.api_addr},
+                                     {"cluster_addr", opts_.cluster_addr}});
   auto r = port_->Forward(HostPort(rec->cluster_addr), req);
   if (!r.ok() || r->status != 204)
     LOG_DEBUG("ha: echo to the active node at {} failed: {}", rec->cluster_addr,
