@@ -276,6 +276,11 @@ void RaftHa::OnEvent(raft::RaftEvent ev) {
       }
       ready_ = true;
       LOG_INFO("ha: this node is now the active node");
+      // Followers learn that the record is committed from the leader's next message, which
+      // in an idle cluster is the heartbeat up to heartbeat_timeout away; until then their
+      // clients wait in WaitForLeader. One more entry carries the commit index at once.
+      st = node_->Barrier();
+      if (!st.ok()) LOG_DEBUG("ha: barrier after becoming active: {}", st.ToString());
       break;
     }
     case raft::RaftEvent::kLostLeadership:
@@ -352,7 +357,7 @@ core::HaLeader RaftHa::WaitForLeader() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   core::HaLeader l = Leader();
   while ((!l.known || l.leader_address.empty()) && !l.is_self && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
     l = Leader();
   }
   return l;

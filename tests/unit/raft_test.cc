@@ -152,10 +152,10 @@ std::optional<std::string> Read(Member& m, const std::string& key) {
 TEST(RaftTimeouts, DerivedFromPerformanceMultiplier) {
   unsigned e, h;
   DeriveTimeouts(0, &e, &h);  // Vault's default multiplier is 5
-  EXPECT_EQ(e, 3750u);
+  EXPECT_EQ(e, 2500u);
   EXPECT_EQ(h, 500u);
   DeriveTimeouts(1, &e, &h);
-  EXPECT_EQ(e, 750u);
+  EXPECT_EQ(e, 500u);
   EXPECT_EQ(h, 100u);
 }
 
