@@ -141,10 +141,6 @@ Result<AutopilotConfig> RaftHa::LoadAutopilotConfig() {
 }
 
 http::HttpResponse RaftHa::HandleAutopilotConfig(http::HttpRequest& req) {
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/configuration");
-  if (!auth.ok()) return core::ErrorResponse(auth);
   if (req.method == "GET") {
     auto c = LoadAutopilotConfig();
     if (!c.ok()) return core::ErrorResponse(c.status());
@@ -252,12 +248,7 @@ ojson RaftHa::AutopilotState(const AutopilotConfig& cfg) {
   return j;
 }
 
-http::HttpResponse RaftHa::HandleAutopilotState(http::HttpRequest& req) {
-  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/autopilot/state");
-  if (!auth.ok()) return core::ErrorResponse(auth);
+http::HttpResponse RaftHa::HandleAutopilotState() {
   auto cfg = LoadAutopilotConfig();
   if (!cfg.ok()) return core::ErrorResponse(cfg.status());
   ojson st = AutopilotState(*cfg);

@@ -56,12 +56,7 @@ http::HttpResponse RaftHa::HandleEcho(http::HttpRequest& req) {
   return NoContent();
 }
 
-http::HttpResponse RaftHa::HandleHaStatus(http::HttpRequest& req) {
-  if (req.method != "GET") return core::JsonResponse(405, {{"errors", nlohmann::json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/ha-status");
-  if (!auth.ok()) return core::ErrorResponse(auth);
+http::HttpResponse RaftHa::HandleHaStatus() {
   auto cfg = node_->Configuration();
   if (!cfg.ok()) return core::ErrorResponse(cfg.status());
   nlohmann::ordered_json nodes = nlohmann::ordered_json::array();

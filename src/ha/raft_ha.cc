@@ -568,9 +568,6 @@ void RaftHa::RetryJoinLoop() {
 }
 
 http::HttpResponse RaftHa::HandleMember(http::HttpRequest& req) {
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
   auto body = http::ParseJsonBody(req.body, 64);
   if (!body.ok()) return core::ErrorResponse(body.status());
   std::string id = body->is_object() ? body->value("server_id", "") : "";
@@ -671,9 +668,6 @@ Status DropStaleStaging(raft::RaftStorage* storage) {
 }  // namespace
 
 http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
-  const char* path = force ? "sys/storage/raft/snapshot-force" : "sys/storage/raft/snapshot";
-  Status auth = core_->AuthorizeSudo(req, path);
-  if (!auth.ok()) return core::ErrorResponse(auth);
   if (req.method == "GET" && !force) {
     auto snap = BuildSnapshot();
     if (!snap.ok()) return core::ErrorResponse(snap.status());
@@ -754,23 +748,64 @@ http::HttpResponse RaftHa::HandleSnapshot(http::HttpRequest& req, bool force) {
 // Endpoints
 
 std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, http::HttpRequest& req) {
-  if (path == "sys/storage/raft/join") return HandleJoin(req);
-  if (path == "sys/storage/raft/bootstrap/challenge") return HandleChallenge(req);
-  if (path == "sys/storage/raft/bootstrap/answer") return HandleAnswer(req);
-  if (path == "sys/storage/raft/bootstrap/member") return HandleMember(req);
-  if (path == "sys/storage/raft/configuration") return HandleConfiguration(req);
-  if (path == "sys/storage/raft/remove-peer") return HandleRemovePeer(req);
-  if (path == "sys/step-down") return HandleStepDown(req);
-  if (path == "sys/ha-status") return HandleHaStatus(req);
-  if (path == "sys/storage/raft/autopilot/configuration") return HandleAutopilotConfig(req);
-  if (path == "sys/storage/raft/autopilot/state") return HandleAutopilotState(req);
-  if (path.rfind("sys/storage/raft/snapshot-auto/", 0) == 0) return HandleSnapshotAuto(path, req);
-  if (path == "sys/storage/raft/snapshot" || path == "sys/storage/raft/snapshot-force") {
-    if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-    if (!IsActive()) return Redirect(req);
-    return HandleSnapshot(req, path == "sys/storage/raft/snapshot-force");
+  if (path == "sys/storage/raft/join") return HandleJoin(req);  // the joining node's own, sealed
+  // Every other endpoint belongs to the active node. Its route says what HandleRaw checks
+  // first, in Vault's order: sealed (503); on a standby, forward or redirect to the active
+  // node whatever the method; sudo on the request's path (the unauthenticated bootstrap
+  // endpoints need none); then the method (405).
+  enum class Verbs { kGet, kWrite, kAny };
+  using Fn = http::HttpResponse (*)(RaftHa*, const std::string&, http::HttpRequest&);
+  struct Route {
+    std::string_view path;  // a trailing '/' matches everything under it
+    Verbs verbs;
+    bool redirect;  // standby: 307 to the active node instead of forwarding (large bodies)
+    bool sudo;
+    Fn fn;
+  };
+  static const Route kRoutes[] = {
+      {"sys/storage/raft/bootstrap/challenge", Verbs::kWrite, false, false,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleChallenge(r); }},
+      {"sys/storage/raft/bootstrap/answer", Verbs::kWrite, false, false,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleAnswer(r); }},
+      {"sys/storage/raft/bootstrap/member", Verbs::kWrite, false, false,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleMember(r); }},
+      {"sys/storage/raft/configuration", Verbs::kGet, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleConfiguration(); }},
+      {"sys/storage/raft/remove-peer", Verbs::kWrite, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleRemovePeer(r); }},
+      {"sys/step-down", Verbs::kWrite, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleStepDown(); }},
+      {"sys/ha-status", Verbs::kGet, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleHaStatus(); }},
+      {"sys/storage/raft/autopilot/configuration", Verbs::kAny, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleAutopilotConfig(r); }},
+      {"sys/storage/raft/autopilot/state", Verbs::kGet, false, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleAutopilotState(); }},
+      {"sys/storage/raft/snapshot-auto/", Verbs::kAny, false, true,
+       [](RaftHa* h, const std::string& p, http::HttpRequest& r) { return h->HandleSnapshotAuto(p, r); }},
+      {"sys/storage/raft/snapshot", Verbs::kAny, true, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleSnapshot(r, false); }},
+      {"sys/storage/raft/snapshot-force", Verbs::kWrite, true, true,
+       [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleSnapshot(r, true); }},
+  };
+  const Route* route = nullptr;
+  for (const Route& r : kRoutes) {
+    bool prefix = r.path.back() == '/';
+    if (prefix ? path.starts_with(r.path) : path == r.path) {
+      route = &r;
+      break;
+    }
   }
-  return std::nullopt;
+  if (!route) return std::nullopt;
+  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
+  if (!IsActive()) return route->redirect ? Redirect(req) : Forward(req);
+  if (route->sudo) {
+    Status auth = core_->AuthorizeSudo(req, path);
+    if (!auth.ok()) return core::ErrorResponse(auth);
+  }
+  bool method_ok = route->verbs == Verbs::kAny || (route->verbs == Verbs::kGet ? req.method == "GET" : IsWrite(req.method));
+  if (!method_ok) return core::JsonResponse(405, {{"errors", json::array()}});
+  return route->fn(this, path, req);
 }
 
 http::HttpResponse RaftHa::HandleJoin(http::HttpRequest& req) {
@@ -812,9 +847,6 @@ http::HttpResponse RaftHa::HandleJoin(http::HttpRequest& req) {
 }
 
 http::HttpResponse RaftHa::HandleChallenge(http::HttpRequest& req) {
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
   auto body = http::ParseJsonBody(req.body, 64);
   if (!body.ok()) return core::ErrorResponse(body.status());
   std::string id = body->value("server_id", "");
@@ -833,9 +865,6 @@ http::HttpResponse RaftHa::HandleChallenge(http::HttpRequest& req) {
 }
 
 http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
   auto body = http::ParseJsonBody(req.body, 64);
   if (!body.ok()) return core::ErrorResponse(body.status());
   std::string id = body->value("server_id", ""), addr = body->value("cluster_addr", "");
@@ -873,12 +902,7 @@ http::HttpResponse RaftHa::HandleAnswer(http::HttpRequest& req) {
   return core::JsonResponse(200, out);
 }
 
-http::HttpResponse RaftHa::HandleConfiguration(http::HttpRequest& req) {
-  if (req.method != "GET") return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/configuration");
-  if (!auth.ok()) return core::ErrorResponse(auth);
+http::HttpResponse RaftHa::HandleConfiguration() {
   auto cfg = node_->Configuration();
   if (!cfg.ok()) return core::ErrorResponse(cfg.status());
   nlohmann::ordered_json servers = nlohmann::ordered_json::array();
@@ -900,11 +924,6 @@ http::HttpResponse RaftHa::HandleConfiguration(http::HttpRequest& req) {
 }
 
 http::HttpResponse RaftHa::HandleRemovePeer(http::HttpRequest& req) {
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/storage/raft/remove-peer");
-  if (!auth.ok()) return core::ErrorResponse(auth);
   auto body = http::ParseJsonBody(req.body, 64);
   if (!body.ok()) return core::ErrorResponse(body.status());
   std::string id = body->value("server_id", "");
@@ -922,12 +941,7 @@ http::HttpResponse RaftHa::HandleRemovePeer(http::HttpRequest& req) {
   return NoContent();
 }
 
-http::HttpResponse RaftHa::HandleStepDown(http::HttpRequest& req) {
-  if (!IsWrite(req.method)) return core::JsonResponse(405, {{"errors", json::array()}});
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, "sys/step-down");
-  if (!auth.ok()) return core::ErrorResponse(auth);
+http::HttpResponse RaftHa::HandleStepDown() {
   ready_ = false;
   Status st = node_->TransferLeadership();
   if (!st.ok()) {

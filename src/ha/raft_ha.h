@@ -112,16 +112,18 @@ class RaftHa : public core::HaHook {
   http::HttpResponse Redirect(const http::HttpRequest& req);
   void RetryJoinLoop();
 
+  // Endpoints. HandleRaw routes them; every one but HandleJoin runs only after its route's
+  // checks passed (unsealed, this node active, sudo where the route asks for it, method).
   http::HttpResponse HandleJoin(http::HttpRequest& req);
   http::HttpResponse HandleChallenge(http::HttpRequest& req);
   http::HttpResponse HandleAnswer(http::HttpRequest& req);
-  http::HttpResponse HandleConfiguration(http::HttpRequest& req);
+  http::HttpResponse HandleConfiguration();
   http::HttpResponse HandleRemovePeer(http::HttpRequest& req);
-  http::HttpResponse HandleStepDown(http::HttpRequest& req);
-  http::HttpResponse HandleHaStatus(http::HttpRequest& req);
+  http::HttpResponse HandleStepDown();
+  http::HttpResponse HandleHaStatus();
   http::HttpResponse HandleSnapshot(http::HttpRequest& req, bool force);
   http::HttpResponse HandleAutopilotConfig(http::HttpRequest& req);
-  http::HttpResponse HandleAutopilotState(http::HttpRequest& req);
+  http::HttpResponse HandleAutopilotState();
   http::HttpResponse HandleSnapshotAuto(const std::string& path, http::HttpRequest& req);
   // sys/storage/raft/bootstrap/member (unauthenticated, active node): whether a server id
   // is a member, or was removed (the registry's mark and absent from the configuration).

@@ -169,10 +169,6 @@ Result<std::string> WriteSnapshotFile(const AutoConfig& c, const std::string& da
 }  // namespace
 
 http::HttpResponse RaftHa::HandleSnapshotAuto(const std::string& path, http::HttpRequest& req) {
-  if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
-  if (!IsActive()) return Forward(req);
-  Status auth = core_->AuthorizeSudo(req, path);
-  if (!auth.ok()) return core::ErrorResponse(auth);
   bool list = req.method == "LIST" || (req.method == "GET" && req.QueryParam("list") == "true");
   if (path == kApiConfig || path + "/" == kApiConfig) {
     if (!list) return core::JsonResponse(405, {{"errors", json::array()}});

@@ -180,6 +180,57 @@ def test_remove_peer_requires_id(cluster):
     assert r.status_code == 400 and "no server id provided" in r.text
 
 
+# The active node's operator endpoints, a method each does not serve, and whether it needs sudo.
+OPERATOR_ENDPOINTS = [
+    ("sys/storage/raft/configuration", "POST", True),
+    ("sys/storage/raft/remove-peer", "GET", True),
+    ("sys/step-down", "GET", True),
+    ("sys/ha-status", "POST", True),
+    ("sys/storage/raft/autopilot/state", "POST", True),
+    ("sys/storage/raft/autopilot/configuration", "DELETE", True),
+    ("sys/storage/raft/snapshot-auto/config/x", "PATCH", True),
+    ("sys/storage/raft/snapshot", "DELETE", True),
+    ("sys/storage/raft/snapshot-force", "GET", True),
+    ("sys/storage/raft/bootstrap/challenge", "GET", False),
+    ("sys/storage/raft/bootstrap/answer", "GET", False),
+    ("sys/storage/raft/bootstrap/member", "GET", False),
+]
+
+
+def test_operator_endpoints_check_sudo_then_method(cluster):
+    """Vault's order on every operator endpoint: a standby hands the request on whatever its
+    method, the active node checks sudo (403), then the method (405)."""
+    leader = leader_of(cluster)
+    standby = next(n for n in cluster if n is not leader)
+    root = leader.root_token
+    r = requests.post(leader.addr + "/v1/sys/policies/acl/all-but-sudo", headers={"X-Vault-Token": root},
+                      json={"policy": 'path "*" { capabilities = ["create", "read", "update", "delete", "list"] }'})
+    assert r.status_code == 204, r.text
+    r = requests.post(leader.addr + "/v1/auth/token/create", headers={"X-Vault-Token": root},
+                      json={"policies": ["all-but-sudo"]})
+    assert r.status_code == 200, r.text
+    no_sudo = r.json()["auth"]["client_token"]
+    for path, wrong_method, sudo in OPERATOR_ENDPOINTS:
+        url = f"{leader.addr}/v1/{path}"
+        r = requests.request(wrong_method, url, headers={"X-Vault-Token": root}, allow_redirects=False)
+        assert r.status_code == 405, (path, r.status_code, r.text)
+        if sudo:
+            for token in (no_sudo, "nope"):
+                r = requests.request(wrong_method, url, headers={"X-Vault-Token": token}, allow_redirects=False)
+                assert r.status_code == 403, (path, r.status_code, r.text)
+        # The standby's answer is the active node's (forwarded) or a redirect to it.
+        r = requests.request(wrong_method, f"{standby.addr}/v1/{path}", headers={"X-Vault-Token": root},
+                             allow_redirects=False)
+        if r.status_code == 307:
+            assert r.headers["Location"] == url, (path, r.headers)
+        else:
+            assert r.status_code == 405, (path, r.status_code, r.text)
+    r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": no_sudo})
+    assert r.status_code == 403, r.text
+    r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": root})
+    assert r.status_code == 200 and len(r.json()["data"]["config"]["servers"]) == 3, r.text
+
+
 def test_join_with_wrong_keys_is_refused(cluster, tmp_path):
     n0 = cluster[0]
     extra = new_node(str(tmp_path), "intruder")
