@@ -51,7 +51,8 @@ class WriteBehindStore {
  public:
   using Meta = std::vector<std::pair<std::string, std::string>>;
   struct Options {
-    // Longest time applied data stays only in memory (unless nothing asks for it sooner).
+    // How long applied data stays only in memory (unless something asks for it sooner):
+    // this ±25%, drawn for each commit.
     std::chrono::milliseconds interval{1000};
     // Commit sooner once this many bytes of keys and values are waiting.
     size_t max_pending_bytes = 8u << 20;
