@@ -279,8 +279,7 @@ void RaftHa::OnEvent(raft::RaftEvent ev) {
       // Followers learn that the record is committed from the leader's next message, which
       // in an idle cluster is the heartbeat up to heartbeat_timeout away; until then their
       // clients wait in WaitForLeader. One more entry carries the commit index at once.
-      st = node_->Barrier();
-      if (!st.ok()) LOG_DEBUG("ha: barrier after becoming active: {}", st.ToString());
+      node_->Nudge();
       break;
     }
     case raft::RaftEvent::kLostLeadership:
@@ -296,8 +295,9 @@ void RaftHa::OnEvent(raft::RaftEvent ev) {
 
 bool RaftHa::IsActive() { return ready_.load() && node_->IsLeader(); }
 
-std::optional<RaftHa::LeaderRecord> RaftHa::CurrentLeaderRecord() {
-  raft::RaftStatus st = node_->GetStatus();
+std::optional<RaftHa::LeaderRecord> RaftHa::CurrentLeaderRecord() { return CurrentLeaderRecord(node_->GetStatus()); }
+
+std::optional<RaftHa::LeaderRecord> RaftHa::CurrentLeaderRecord(const raft::RaftStatus& st) {
   if (st.leader_id.empty()) return std::nullopt;
   {
     std::lock_guard lock(mu_);
@@ -326,13 +326,13 @@ core::HaLeader RaftHa::Leader() {
     l.leader_address = opts_.api_addr;
     l.leader_cluster_address = opts_.cluster_addr;
     l.active_time = core_->active_since();
-    if (auto rec = CurrentLeaderRecord()) {
+    if (auto rec = CurrentLeaderRecord(st)) {
       l.active_time = std::chrono::system_clock::time_point(
           std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(rec->active_ns)));
     }
     return l;
   }
-  if (auto rec = CurrentLeaderRecord()) {
+  if (auto rec = CurrentLeaderRecord(st)) {
     l.known = true;
     l.leader_address = rec->api_addr;
     l.leader_cluster_address = rec->cluster_addr;
@@ -752,40 +752,45 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   // Every other endpoint belongs to the active node. Its route says what HandleRaw checks
   // first, in Vault's order: sealed (503); on a standby, forward or redirect to the active
   // node whatever the method; sudo on the request's path (the unauthenticated bootstrap
-  // endpoints need none); then the method (405).
+  // endpoints need none); then the method (405). kAny routes check methods themselves.
   enum class Verbs { kGet, kWrite, kAny };
+  enum class Sudo {
+    kNo,
+    kYes,
+    kAfterMethod,  // Vault serves sys/step-down outside its router: 405 before the token
+  };
   using Fn = http::HttpResponse (*)(RaftHa*, const std::string&, http::HttpRequest&);
   struct Route {
     std::string_view path;  // a trailing '/' matches everything under it
     Verbs verbs;
     bool redirect;  // standby: 307 to the active node instead of forwarding (large bodies)
-    bool sudo;
+    Sudo sudo;
     Fn fn;
   };
   static const Route kRoutes[] = {
-      {"sys/storage/raft/bootstrap/challenge", Verbs::kWrite, false, false,
+      {"sys/storage/raft/bootstrap/challenge", Verbs::kWrite, false, Sudo::kNo,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleChallenge(r); }},
-      {"sys/storage/raft/bootstrap/answer", Verbs::kWrite, false, false,
+      {"sys/storage/raft/bootstrap/answer", Verbs::kWrite, false, Sudo::kNo,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleAnswer(r); }},
-      {"sys/storage/raft/bootstrap/member", Verbs::kWrite, false, false,
+      {"sys/storage/raft/bootstrap/member", Verbs::kWrite, false, Sudo::kNo,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleMember(r); }},
-      {"sys/storage/raft/configuration", Verbs::kGet, false, true,
+      {"sys/storage/raft/configuration", Verbs::kGet, false, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleConfiguration(); }},
-      {"sys/storage/raft/remove-peer", Verbs::kWrite, false, true,
+      {"sys/storage/raft/remove-peer", Verbs::kWrite, false, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleRemovePeer(r); }},
-      {"sys/step-down", Verbs::kWrite, false, true,
+      {"sys/step-down", Verbs::kWrite, false, Sudo::kAfterMethod,
        [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleStepDown(); }},
-      {"sys/ha-status", Verbs::kGet, false, true,
+      {"sys/ha-status", Verbs::kGet, false, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleHaStatus(); }},
-      {"sys/storage/raft/autopilot/configuration", Verbs::kAny, false, true,
+      {"sys/storage/raft/autopilot/configuration", Verbs::kAny, false, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleAutopilotConfig(r); }},
-      {"sys/storage/raft/autopilot/state", Verbs::kGet, false, true,
+      {"sys/storage/raft/autopilot/state", Verbs::kGet, false, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest&) { return h->HandleAutopilotState(); }},
-      {"sys/storage/raft/snapshot-auto/", Verbs::kAny, false, true,
+      {"sys/storage/raft/snapshot-auto/", Verbs::kAny, false, Sudo::kYes,
        [](RaftHa* h, const std::string& p, http::HttpRequest& r) { return h->HandleSnapshotAuto(p, r); }},
-      {"sys/storage/raft/snapshot", Verbs::kAny, true, true,
+      {"sys/storage/raft/snapshot", Verbs::kAny, true, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleSnapshot(r, false); }},
-      {"sys/storage/raft/snapshot-force", Verbs::kWrite, true, true,
+      {"sys/storage/raft/snapshot-force", Verbs::kWrite, true, Sudo::kYes,
        [](RaftHa* h, const std::string&, http::HttpRequest& r) { return h->HandleSnapshot(r, true); }},
   };
   const Route* route = nullptr;
@@ -799,11 +804,12 @@ std::optional<http::HttpResponse> RaftHa::HandleRaw(const std::string& path, htt
   if (!route) return std::nullopt;
   if (core_->Sealed()) return core::ErrorResponse(Status::Sealed());
   if (!IsActive()) return route->redirect ? Redirect(req) : Forward(req);
-  if (route->sudo) {
+  bool method_ok = route->verbs == Verbs::kAny || (route->verbs == Verbs::kGet ? req.method == "GET" : IsWrite(req.method));
+  if (!method_ok && route->sudo == Sudo::kAfterMethod) return core::JsonResponse(405, {{"errors", json::array()}});
+  if (route->sudo != Sudo::kNo) {
     Status auth = core_->AuthorizeSudo(req, path);
     if (!auth.ok()) return core::ErrorResponse(auth);
   }
-  bool method_ok = route->verbs == Verbs::kAny || (route->verbs == Verbs::kGet ? req.method == "GET" : IsWrite(req.method));
   if (!method_ok) return core::JsonResponse(405, {{"errors", json::array()}});
   return route->fn(this, path, req);
 }

@@ -108,12 +108,14 @@ class RaftHa : public core::HaHook {
   Status EnsureStarted();
   Status Join(const std::string& leader_api_addr, const LeaderTls& tls);
   std::optional<LeaderRecord> CurrentLeaderRecord();
+  std::optional<LeaderRecord> CurrentLeaderRecord(const raft::RaftStatus& st);  // st: node_->GetStatus()
   core::HaLeader WaitForLeader();
   http::HttpResponse Redirect(const http::HttpRequest& req);
   void RetryJoinLoop();
 
   // Endpoints. HandleRaw routes them; every one but HandleJoin runs only after its route's
-  // checks passed (unsealed, this node active, sudo where the route asks for it, method).
+  // checks passed (unsealed, this node active, sudo where the route asks for it, and the
+  // method, except for the routes that accept several and check it themselves).
   http::HttpResponse HandleJoin(http::HttpRequest& req);
   http::HttpResponse HandleChallenge(http::HttpRequest& req);
   http::HttpResponse HandleAnswer(http::HttpRequest& req);

@@ -28,7 +28,9 @@ namespace fs = std::filesystem;
 // survivors' timers (mean 5T/3, up to 2T) plus a pre-vote and a vote round. We use 0.5 s
 // per multiplier unit: with multiplier 1 a failover completes in about 1 s (at most ~1.3 s
 // without a split vote), with the default 5 in 3-5 s (Vault: 5-10 s). A follower that
-// times out spuriously cannot disrupt a healthy leader: its pre-vote is refused.
+// times out spuriously cannot disrupt a healthy leader: its pre-vote is refused. A leader
+// steps down when no majority answered within one election timeout; heartbeats go out
+// every 100 ms per unit, so that takes five missed rounds.
 void DeriveTimeouts(int performance_multiplier, unsigned* election_ms, unsigned* heartbeat_ms) {
   unsigned m = performance_multiplier <= 0 ? 5u : static_cast<unsigned>(performance_multiplier);
   *election_ms = 500u * m;
@@ -577,6 +579,13 @@ tresor::Status RaftNode::Barrier() {
   if (rc != 0) return MapError(rc, "barrier");
   fsm_->Drain();
   return fsm_->failure();
+}
+
+void RaftNode::Nudge() {
+  if (closed_) return;
+  Post([this] {
+    if (raft_ && leader_.load()) tr_raft_barrier(raft_, [](void*, int, uint64_t) {}, nullptr);
+  });
 }
 
 // ---- state, membership -----------------------------------------------------------------

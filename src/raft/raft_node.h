@@ -146,6 +146,9 @@ class RaftNode {
   Status Apply(const std::vector<TxnOp>& ops);
   // Returns once every entry committed before the call is applied locally (leader only).
   Status Barrier();
+  // Appends an empty entry and returns at once (leader only; otherwise nothing happens).
+  // Followers learn the leader's commit index with it instead of at the next heartbeat.
+  void Nudge();
 
   // Membership (leader only; Standby otherwise).
   Status AddNonVoter(const std::string& node_id, const std::string& address);

@@ -196,7 +196,8 @@ void WriteBehindStore::CommitterLoop() {
   // together delayed every raft log write on the device by up to ~40 ms (perf trace of
   // bench/raft_cluster).
   std::minstd_rand rng(std::random_device{}());
-  std::uniform_int_distribution<int64_t> spread(opts_.interval.count() * 3 / 4, opts_.interval.count() * 5 / 4);
+  const int64_t ms = std::max<int64_t>(0, opts_.interval.count());
+  std::uniform_int_distribution<int64_t> spread(ms * 3 / 4, ms * 5 / 4);
   auto wait = std::chrono::milliseconds(spread(rng));
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {

@@ -6,7 +6,7 @@
 // group of entries made the state machine the largest CPU cost of a write (writeback of
 // the same B-tree pages again and again). Here, applied entries go into an in-memory layer
 // that readers consult before LMDB, and one committer thread writes the layer to LMDB
-// every `interval` (each commit is fully synced, meta page included, so the file is always
+// every `interval` ±25% (each commit is fully synced, meta page included, so the file is always
 // a consistent earlier state with the index it holds, and a flushed write survives an OS
 // crash). If the process dies, what was only in memory is lost
 // and raft replays it from the log on restart: entries above LMDB's stored index are
@@ -21,8 +21,8 @@
 // Threading: Apply is called by one thread at a time (the FSM's writer). Everything else
 // may be called from any thread. Readers hold the layers' mutex for one map lookup (a plain
 // mutex: a reader-preferring rwlock let busy readers starve the writer), never while LMDB
-// is being written; Snapshot() holds it while it copies the layers (at most `interval` of
-// writes).
+// is being written; Snapshot() holds it while it copies the layers (at most 1.25 × `interval`
+// of writes).
 // Ownership: `store` must outlive the WriteBehindStore; the destructor commits what is
 // pending (unless Options::commit_at_close is false).
 #pragma once

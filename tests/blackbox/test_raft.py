@@ -180,27 +180,30 @@ def test_remove_peer_requires_id(cluster):
     assert r.status_code == 400 and "no server id provided" in r.text
 
 
-# The active node's operator endpoints, a method each does not serve, and whether it needs sudo.
+# The active node's operator endpoints, a method each does not serve, and which token check
+# comes first: "sudo" (Vault's router: 403 before 405), "method" (sys/step-down, served
+# outside the router: 405 before the token) or None (unauthenticated).
 OPERATOR_ENDPOINTS = [
-    ("sys/storage/raft/configuration", "POST", True),
-    ("sys/storage/raft/remove-peer", "GET", True),
-    ("sys/step-down", "GET", True),
-    ("sys/ha-status", "POST", True),
-    ("sys/storage/raft/autopilot/state", "POST", True),
-    ("sys/storage/raft/autopilot/configuration", "DELETE", True),
-    ("sys/storage/raft/snapshot-auto/config/x", "PATCH", True),
-    ("sys/storage/raft/snapshot", "DELETE", True),
-    ("sys/storage/raft/snapshot-force", "GET", True),
-    ("sys/storage/raft/bootstrap/challenge", "GET", False),
-    ("sys/storage/raft/bootstrap/answer", "GET", False),
-    ("sys/storage/raft/bootstrap/member", "GET", False),
+    ("sys/storage/raft/configuration", "POST", "sudo"),
+    ("sys/storage/raft/remove-peer", "GET", "sudo"),
+    ("sys/step-down", "GET", "method"),
+    ("sys/ha-status", "POST", "sudo"),
+    ("sys/storage/raft/autopilot/state", "POST", "sudo"),
+    ("sys/storage/raft/autopilot/configuration", "DELETE", "sudo"),
+    ("sys/storage/raft/snapshot-auto/config/x", "PATCH", "sudo"),
+    ("sys/storage/raft/snapshot", "DELETE", "sudo"),
+    ("sys/storage/raft/snapshot-force", "GET", "sudo"),
+    ("sys/storage/raft/bootstrap/challenge", "GET", None),
+    ("sys/storage/raft/bootstrap/answer", "GET", None),
+    ("sys/storage/raft/bootstrap/member", "GET", None),
 ]
+REDIRECTED = {"sys/storage/raft/snapshot", "sys/storage/raft/snapshot-force"}
 
 
-def test_operator_endpoints_check_sudo_then_method(cluster):
-    """Vault's order on every operator endpoint: a standby hands the request on whatever its
-    method, the active node checks sudo (403), then the method (405)."""
-    leader = leader_of(cluster)
+def test_operator_endpoints_check_sudo_and_method_in_vaults_order(cluster):
+    """On a standby every operator endpoint is handed to the active node whatever the method
+    (forwarded, or 307 for snapshots); the active node checks sudo, then the method."""
+    leader = wait(lambda: leader_of(cluster))
     standby = next(n for n in cluster if n is not leader)
     root = leader.root_token
     r = requests.post(leader.addr + "/v1/sys/policies/acl/all-but-sudo", headers={"X-Vault-Token": root},
@@ -210,24 +213,40 @@ def test_operator_endpoints_check_sudo_then_method(cluster):
                       json={"policies": ["all-but-sudo"]})
     assert r.status_code == 200, r.text
     no_sudo = r.json()["auth"]["client_token"]
-    for path, wrong_method, sudo in OPERATOR_ENDPOINTS:
+    for path, wrong_method, first in OPERATOR_ENDPOINTS:
         url = f"{leader.addr}/v1/{path}"
-        r = requests.request(wrong_method, url, headers={"X-Vault-Token": root}, allow_redirects=False)
-        assert r.status_code == 405, (path, r.status_code, r.text)
-        if sudo:
-            for token in (no_sudo, "nope"):
-                r = requests.request(wrong_method, url, headers={"X-Vault-Token": token}, allow_redirects=False)
-                assert r.status_code == 403, (path, r.status_code, r.text)
-        # The standby's answer is the active node's (forwarded) or a redirect to it.
+        for token in ((root, no_sudo, "nope") if first else (None,)):
+            headers = {"X-Vault-Token": token} if token else {}
+            r = requests.request(wrong_method, url, headers=headers, allow_redirects=False)
+            want = 403 if first == "sudo" and token != root else 405
+            assert r.status_code == want, (path, token == root, r.status_code, r.text)
         r = requests.request(wrong_method, f"{standby.addr}/v1/{path}", headers={"X-Vault-Token": root},
                              allow_redirects=False)
-        if r.status_code == 307:
-            assert r.headers["Location"] == url, (path, r.headers)
+        if path in REDIRECTED:
+            assert r.status_code == 307 and r.headers["Location"] == url, (path, r.status_code, r.headers)
         else:
-            assert r.status_code == 405, (path, r.status_code, r.text)
+            assert r.status_code == 405, (path, r.status_code, r.text)  # the active node's answer
+
+    # The methods each endpoint serves get through to its handler, on either node.
+    hdr = {"X-Vault-Token": root}
+    for node in (leader, standby):
+        r = requests.put(node.addr + "/v1/sys/storage/raft/remove-peer", headers=hdr, json={})
+        assert r.status_code == 400 and "no server id provided" in r.text, r.text
+        r = requests.get(node.addr + "/v1/sys/storage/raft/autopilot/configuration", headers=hdr)
+        assert r.status_code == 200 and "cleanup_dead_servers" in r.json()["data"], r.text
+        r = requests.post(node.addr + "/v1/sys/storage/raft/autopilot/configuration", headers=hdr,
+                          json={"last_contact_threshold": "soon"})
+        assert r.status_code == 400 and "last_contact_threshold" in r.text, r.text
+        for r in (requests.request("LIST", node.addr + "/v1/sys/storage/raft/snapshot-auto/config", headers=hdr),
+                  requests.get(node.addr + "/v1/sys/storage/raft/snapshot-auto/config?list=true", headers=hdr)):
+            # Vault's empty listing is a 404 with no errors; otherwise the names.
+            assert (r.status_code == 404 and r.json() == {"errors": []}) or (
+                r.status_code == 200 and isinstance(r.json()["data"]["keys"], list)), r.text
+        r = requests.post(node.addr + "/v1/sys/storage/raft/bootstrap/member", json={})
+        assert r.status_code == 400 and "no server id provided" in r.text, r.text
     r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": no_sudo})
     assert r.status_code == 403, r.text
-    r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": root})
+    r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers=hdr)
     assert r.status_code == 200 and len(r.json()["data"]["config"]["servers"]) == 3, r.text
 
 
