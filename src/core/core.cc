@@ -268,7 +268,11 @@ Status Core::AuthorizeSudo(const http::HttpRequest& req, const std::string& path
   ASSIGN_OR_RETURN(auto te, tokens_->Lookup(tok));
   if (!te) return Status::PermissionDenied();
   if (te->IsRoot()) return Status::Ok();
-  ASSIGN_OR_RETURN(auto d, access_->Check(te->policies, Operation::kUpdate, path, json::object()));
+  auto op = OperationFor(req);
+  if (!op) return Status::UnsupportedOperation();
+  // Vault checks a listing against the path with a trailing slash.
+  std::string acl_path = *op == Operation::kList && !path.ends_with('/') ? path + "/" : path;
+  ASSIGN_OR_RETURN(auto d, access_->Check(te->policies, *op, acl_path, json::object()));
   if (!d.allowed || !d.sudo) return Status::PermissionDenied();
   return Status::Ok();
 }

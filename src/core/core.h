@@ -122,8 +122,12 @@ class Core {
   // The node became active while unsealed: reload keyring, mounts, policies and tokens
   // from storage (a standby's copies may be stale).
   Status ReloadActive();
-  // Ok if the request's token may use `path` with sudo (root-protected raw endpoints).
+  // Ok if the request's token may use `path` with sudo (root-protected raw endpoints), for
+  // the operation its method asks for (a read+sudo policy serves a GET).
   Status AuthorizeSudo(const http::HttpRequest& req, const std::string& path);
+  // The logical operation an HTTP method asks for, as Vault maps it (GET → read, or list
+  // with ?list=true; LIST → list; PUT/POST → update; ...); nullopt for other methods.
+  static std::optional<logical::Operation> OperationFor(const http::HttpRequest& req);
 
   int64_t SystemDefaultTTL() const { return opts_.default_lease_ttl; }
   int64_t SystemMaxTTL() const { return opts_.max_lease_ttl; }

@@ -303,6 +303,18 @@ http::HttpResponse Core::HandleSeal(http::HttpRequest& req) {
   return r;
 }
 
+std::optional<Operation> Core::OperationFor(const http::HttpRequest& hreq) {
+  const std::string& m = hreq.method;
+  bool list_param = false;
+  if (hreq.HasQueryParam("list")) list_param = ParseGoBool(hreq.QueryParam("list")).value_or(false);
+  if (m == "GET" || m == "HEAD") return list_param ? Operation::kList : Operation::kRead;
+  if (m == "LIST") return Operation::kList;
+  if (m == "PUT" || m == "POST") return Operation::kUpdate;
+  if (m == "DELETE") return Operation::kDelete;
+  if (m == "PATCH") return Operation::kPatch;
+  return std::nullopt;
+}
+
 http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpRequest& hreq) {
   std::shared_lock lock(state_mu_);
   if (sealed_) return ErrorResponse(Status::Sealed());
@@ -313,15 +325,9 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
 
   logical::Request req;
   req.request_id = NewUUID();
-  const std::string& m = hreq.method;
-  bool list_param = false;
-  if (hreq.HasQueryParam("list")) list_param = ParseGoBool(hreq.QueryParam("list")).value_or(false);
-  if (m == "GET" || m == "HEAD") req.operation = list_param ? Operation::kList : Operation::kRead;
-  else if (m == "LIST") req.operation = Operation::kList;
-  else if (m == "PUT" || m == "POST") req.operation = Operation::kUpdate;
-  else if (m == "DELETE") req.operation = Operation::kDelete;
-  else if (m == "PATCH") req.operation = Operation::kPatch;
-  else return ErrorResponse(Status::UnsupportedOperation());
+  auto op = OperationFor(hreq);
+  if (!op) return ErrorResponse(Status::UnsupportedOperation());
+  req.operation = *op;
 
   std::string api_path = path;
   if (req.operation == Operation::kList && !api_path.empty() && api_path.back() != '/') api_path += '/';

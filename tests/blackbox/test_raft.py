@@ -249,6 +249,25 @@ def test_operator_endpoints_check_sudo_and_method_in_vaults_order(cluster):
     r = requests.get(standby.addr + "/v1/sys/storage/raft/configuration", headers=hdr)
     assert r.status_code == 200 and len(r.json()["data"]["config"]["servers"]) == 3, r.text
 
+    # Capabilities are checked for the method's operation, as Vault does: read+sudo lists the
+    # peers but cannot remove one; list+sudo lists scheduled-snapshot configurations.
+    r = requests.post(leader.addr + "/v1/sys/policies/acl/raft-readers", headers=hdr, json={"policy": """
+        path "sys/storage/raft/configuration" { capabilities = ["read", "sudo"] }
+        path "sys/storage/raft/remove-peer" { capabilities = ["read", "sudo"] }
+        path "sys/storage/raft/snapshot-auto/config/" { capabilities = ["list", "sudo"] }"""})
+    assert r.status_code == 204, r.text
+    r = requests.post(leader.addr + "/v1/auth/token/create", headers=hdr, json={"policies": ["raft-readers"]})
+    reader = {"X-Vault-Token": r.json()["auth"]["client_token"]}
+    for node in (leader, standby):
+        r = requests.get(node.addr + "/v1/sys/storage/raft/configuration", headers=reader)
+        assert r.status_code == 200 and len(r.json()["data"]["config"]["servers"]) == 3, r.text
+        r = requests.post(node.addr + "/v1/sys/storage/raft/remove-peer", headers=reader, json={"server_id": "x"})
+        assert r.status_code == 403, r.text
+        r = requests.request("LIST", node.addr + "/v1/sys/storage/raft/snapshot-auto/config", headers=reader)
+        assert r.status_code in (200, 404), r.text  # 404: no configurations yet
+        r = requests.post(node.addr + "/v1/sys/storage/raft/snapshot-auto/config/x", headers=reader, json={})
+        assert r.status_code == 403, r.text
+
 
 def test_join_with_wrong_keys_is_refused(cluster, tmp_path):
     n0 = cluster[0]
