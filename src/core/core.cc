@@ -270,9 +270,7 @@ Status Core::AuthorizeSudo(const http::HttpRequest& req, const std::string& path
   if (te->IsRoot()) return Status::Ok();
   auto op = OperationFor(req);
   if (!op) return Status::UnsupportedOperation();
-  // Vault checks a listing against the path with a trailing slash.
-  std::string acl_path = *op == Operation::kList && !path.ends_with('/') ? path + "/" : path;
-  ASSIGN_OR_RETURN(auto d, access_->Check(te->policies, *op, acl_path, json::object()));
+  ASSIGN_OR_RETURN(auto d, access_->Check(te->policies, *op, RequestPath(*op, path), json::object()));
   if (!d.allowed || !d.sudo) return Status::PermissionDenied();
   return Status::Ok();
 }

@@ -128,6 +128,8 @@ class Core {
   // The logical operation an HTTP method asks for, as Vault maps it (GET → read, or list
   // with ?list=true; LIST → list; PUT/POST → update; ...); nullopt for other methods.
   static std::optional<logical::Operation> OperationFor(const http::HttpRequest& req);
+  // The path a request's ACL check and routing use: a listing's ends in '/', as in Vault.
+  static std::string RequestPath(logical::Operation op, std::string path);
 
   int64_t SystemDefaultTTL() const { return opts_.default_lease_ttl; }
   int64_t SystemMaxTTL() const { return opts_.max_lease_ttl; }

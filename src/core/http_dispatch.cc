@@ -315,6 +315,11 @@ std::optional<Operation> Core::OperationFor(const http::HttpRequest& hreq) {
   return std::nullopt;
 }
 
+std::string Core::RequestPath(Operation op, std::string path) {
+  if (op == Operation::kList && !path.empty() && path.back() != '/') path += '/';
+  return path;
+}
+
 http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpRequest& hreq) {
   std::shared_lock lock(state_mu_);
   if (sealed_) return ErrorResponse(Status::Sealed());
@@ -329,8 +334,7 @@ http::HttpResponse Core::HandleLogical(const std::string& path, http::HttpReques
   if (!op) return ErrorResponse(Status::UnsupportedOperation());
   req.operation = *op;
 
-  std::string api_path = path;
-  if (req.operation == Operation::kList && !api_path.empty() && api_path.back() != '/') api_path += '/';
+  std::string api_path = RequestPath(req.operation, path);
 
   if (req.operation == Operation::kRead || req.operation == Operation::kList || req.operation == Operation::kDelete) {
     for (auto& [k, v] : hreq.query) {

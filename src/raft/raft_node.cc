@@ -27,10 +27,10 @@ namespace fs = std::filesystem;
 // until its own timer has fired, so the new leader comes from the later of the two
 // survivors' timers (mean 5T/3, up to 2T) plus a pre-vote and a vote round. We use 0.5 s
 // per multiplier unit: with multiplier 1 a failover completes in about 1 s (at most ~1.3 s
-// without a split vote), with the default 5 in 2.5-5 s plus the rounds (Vault: 5-10 s). A follower that
-// times out spuriously cannot disrupt a healthy leader: its pre-vote is refused. A leader
-// steps down when no majority answered within one election timeout; heartbeats go out
-// every 100 ms per unit, so that takes five missed rounds.
+// without a split vote), with the default 5 in 2.5-5 s plus the rounds (Vault: 5-10 s).
+// A follower that times out spuriously cannot disrupt a healthy leader: its pre-vote is
+// refused. A leader steps down when no majority answered within one election timeout;
+// heartbeats go out every 100 ms per unit, so that takes five missed rounds.
 void DeriveTimeouts(int performance_multiplier, unsigned* election_ms, unsigned* heartbeat_ms) {
   unsigned m = performance_multiplier <= 0 ? 5u : static_cast<unsigned>(performance_multiplier);
   *election_ms = 500u * m;
